@@ -72,6 +72,8 @@ class AssignmentResult(BaseModel):
 
     id: str
     title: str
+    max_points: float
+    """The assignment's total points (from its spec, so a grader error never shrinks it)."""
     entrypoint: str | None = None
     """The submission file that was run, relative to the submission folder."""
     params: dict[str, str | int | float] = Field(default_factory=dict)
@@ -88,10 +90,6 @@ class AssignmentResult(BaseModel):
     @property
     def points(self) -> float:
         return sum(c.points for c in self.checks)
-
-    @property
-    def max_points(self) -> float:
-        return sum(c.max_points for c in self.checks)
 
     @property
     def has_error(self) -> bool:
