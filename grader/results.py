@@ -111,6 +111,8 @@ class SubmissionResult(BaseModel):
     started_at: datetime
     duration_s: float = 0.0
     sandbox: str = "local"
+    timings: dict[str, float] = Field(default_factory=dict)
+    """Seconds: ``cluster_start``, ``student`` (their processes), ``grader`` (everything else), ``total``."""
     assignments: list[AssignmentResult] = Field(default_factory=list)
 
     @property

@@ -1,0 +1,104 @@
+"""The grader's public API; the CLI is a thin layer over these functions."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.errors import UsageError
+from grader.registry import Assignment, select, template_root
+from grader.results import Status, SubmissionResult
+from grader.runner import SandboxFactory, grade_submission, local_sandbox
+
+
+def new_seed() -> int:
+    """A fresh random seed (recorded in every report, so a regrade can reuse it)."""
+    return secrets.randbelow(1_000_000)
+
+
+def default_out(submission: Path) -> Path:
+    """``reports/<submission folder name>/``."""
+    return Path("reports") / (submission.resolve().name or "submission")
+
+
+def check(
+    submission: Path,
+    assignment_ids: list[str] | None = None,
+    *,
+    out: Path | None = None,
+    seed: int | None = None,
+    sandbox_factory: SandboxFactory = local_sandbox,
+) -> tuple[SubmissionResult, dict[str, Path]]:
+    """Grade ``submission`` (a folder with one sub-folder per assignment) and write its reports."""
+    from grader.report import write_reports
+
+    if not submission.is_dir():
+        raise UsageError(f"{submission} is not a folder; pass the folder that holds topic-create/, produce-sequence/, ...")
+    assignments = select(assignment_ids)
+    out = out or default_out(submission)
+    out.mkdir(parents=True, exist_ok=True)
+    result = grade_submission(
+        submission,
+        assignments,
+        seed=new_seed() if seed is None else seed,
+        sandbox_factory=sandbox_factory,
+        logs_dir=out / "logs",
+    )
+    return result, write_reports(result, out)
+
+
+@dataclass
+class Validation:
+    """Outcome of ``grader validate``: every reference full marks, every stub zero with guidance."""
+
+    problems: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    results: dict[str, SubmissionResult] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _as_submission(assignments: list[Assignment], source: dict[str, Path], root: Path) -> Path:
+    for a in assignments:
+        if source[a.id].is_dir():
+            shutil.copytree(source[a.id], root / a.id, symlinks=True)
+    return root
+
+
+def validate(assignment_ids: list[str] | None = None, *, out: Path | None = None, seed: int | None = None,
+             sandbox_factory: SandboxFactory = local_sandbox) -> Validation:
+    """Grade every reference solution (expect full marks) and template stub (expect zero, with hints)."""
+    from grader.report import write_reports
+
+    assignments = select(assignment_ids)
+    seed = new_seed() if seed is None else seed
+    report = Validation()
+    kinds = {
+        "reference": {a.id: a.reference for a in assignments},
+        "template": {a.id: template_root() / a.id for a in assignments},
+    }
+    for kind, sources in kinds.items():
+        with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
+            submission = _as_submission(assignments, sources, Path(tmp) / kind)
+            result = grade_submission(submission, assignments, seed=seed, sandbox_factory=sandbox_factory)
+        report.results[kind] = result
+        if out is not None:
+            write_reports(result, out / kind)
+        for a in result.assignments:
+            score = f"{a.points:g}/{a.max_points:g}"
+            if a.has_error:
+                report.problems.append(f"{kind} of {a.id}: grader error: {a.error or 'a check errored'}")
+            elif kind == "reference" and a.points != a.max_points:
+                failed = [f"{c.id}: {c.message}" for c in a.checks if c.status is not Status.PASSED]
+                report.problems.append(f"reference of {a.id} scores {score}, not full marks: " + "; ".join(failed))
+            elif kind == "template" and a.points != 0:
+                report.problems.append(f"template stub of {a.id} scores {score}; a stub must score 0")
+            elif kind == "template" and any(not c.hint for c in a.checks if c.status is not Status.PASSED):
+                report.problems.append(f"template stub of {a.id}: a failing check gives no hint")
+            report.lines.append(f"{kind:<9} {a.id:<20} {score:>8}")
+    return report

@@ -1,0 +1,191 @@
+"""The check API that assignment check modules use.
+
+A check is a plain function decorated with :func:`check`; it passes by returning, fails (the
+student's fault) through ``ctx.fail``/``ctx.expect``, and any other exception is a grader
+*error*, reported as such and never silently turned into a zero:
+
+    @check(points=2, title="Topic has 6 partitions", hint="--partitions 6 when creating it",
+           requires=("topic_exists",))
+    def six_partitions(ctx: CheckContext) -> None:
+        n = len(ctx.kafka.describe_topic(ctx.params["TOPIC"]).partitions)
+        ctx.expect(n == 6, f"expected 6 partitions on {ctx.params['TOPIC']!r}, found {n}")
+
+A check module may also define ``prepare(ctx)`` (set the stage before student code runs, e.g.
+create and fill a topic) and ``act(ctx)`` (run the student's code; the default runs the
+entrypoint once). Checks run in definition order after ``act``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from grader.kafka_util import KafkaView
+from grader.results import ExecRecord, Note
+from grader.sandbox.base import Sandbox, SandboxProcess
+from grader.spec import AssignmentSpec
+
+
+class CheckFailed(Exception):
+    """Raised by ``ctx.fail``: the student's work does not meet the check."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check: the function plus its points, title and hint."""
+
+    fn: Callable[[CheckContext], None]
+    points: float
+    title: str
+    hint: str = ""
+    requires: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.fn.__name__
+
+
+def check(*, points: float, title: str, hint: str = "", requires: Sequence[str] = ()) -> Callable[
+    [Callable[[CheckContext], None]], Check
+]:
+    """Register a function as a check worth ``points``; ``requires`` names checks that must pass first."""
+
+    def wrap(fn: Callable[[CheckContext], None]) -> Check:
+        return Check(fn, float(points), title, hint, tuple(requires))
+
+    return wrap
+
+
+@dataclass(frozen=True)
+class Entrypoint:
+    """The submission file the grader runs, and how."""
+
+    path: Path
+    command: list[str]
+    runnable_as_is: bool
+    problem: str = ""
+    """Why it is not runnable as is (not executable, bad shebang); the grader ran it anyway."""
+
+
+@dataclass
+class CheckContext:
+    """What a check sees: the spec, this run's parameters, the sandbox, Kafka helpers, state."""
+
+    spec: AssignmentSpec
+    params: dict[str, Any]
+    sandbox: Sandbox
+    kafka: KafkaView
+    state: dict[str, Any] = field(default_factory=dict)
+    runs: list[ExecRecord] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    # -- outcomes ------------------------------------------------------------------------------
+
+    def fail(self, message: str, details: str = "") -> NoReturn:
+        """Fail the current check with an expected-vs-found message."""
+        raise CheckFailed(message, details)
+
+    def expect(self, condition: object, message: str, details: str = "") -> None:
+        """Fail the current check with ``message`` unless ``condition`` holds."""
+        if not condition:
+            self.fail(message, details)
+
+    def note(self, text: str, kind: str = "info") -> None:
+        """Add advice to the report that costs no points."""
+        if all(n.text != text for n in self.notes):
+            self.notes.append(Note(text=text, kind=kind))
+
+    # -- the student's code --------------------------------------------------------------------
+
+    @property
+    def folder(self) -> Path:
+        """The student's folder for this assignment inside the sandbox."""
+        return self.sandbox.workdir / self.spec.id
+
+    def env(self) -> dict[str, str]:
+        """Parameters and extra variables exported to the student's processes."""
+        env = {name: str(value) for name, value in self.params.items()}
+        env.update(self.extra_env)
+        return env
+
+    def entrypoint(self) -> Entrypoint | None:
+        """The first accepted entrypoint present in the student's folder, or None."""
+        for name in self.spec.entrypoints:
+            path = self.folder / name
+            if path.is_file():
+                return _entrypoint(path)
+        return None
+
+    def missing_entrypoint_message(self) -> str:
+        """Expected vs found when no entrypoint exists."""
+        wanted = " or ".join(f"{self.spec.id}/{n}" for n in self.spec.entrypoints)
+        if not self.folder.is_dir():
+            found = f"there is no {self.spec.id}/ folder in the submission"
+        else:
+            names = sorted(p.name for p in self.folder.iterdir())[:10]
+            found = f"{self.spec.id}/ contains {', '.join(names) if names else 'nothing'}"
+        return f"expected {wanted}; {found}"
+
+    def run_entrypoint(self, label: str = "run", *, timeout: float | None = None, args: Sequence[str] = (),
+                       stdin: bytes | None = None, env: dict[str, str] | None = None) -> ExecRecord | None:
+        """Run the entrypoint to completion (or its time limit); None if there is none."""
+        entry = self.entrypoint()
+        if entry is None:
+            return None
+        record = self.sandbox.run(
+            [*entry.command, *args],
+            label=label,
+            timeout=timeout or self.spec.limits.run_seconds,
+            cwd=self.folder,
+            env={**self.env(), **(env or {})},
+            stdin=stdin,
+        )
+        self.runs.append(record)
+        return record
+
+    def spawn_entrypoint(self, label: str, env: dict[str, str] | None = None) -> SandboxProcess | None:
+        """Start the entrypoint in the background (streaming apps); None if there is none."""
+        entry = self.entrypoint()
+        if entry is None:
+            return None
+        return self.sandbox.spawn(entry.command, label=label, cwd=self.folder, env={**self.env(), **(env or {})})
+
+
+def _entrypoint(path: Path) -> Entrypoint:
+    """Decide how to run ``path``: as is when possible, else through its interpreter, noting why."""
+    if path.suffix == ".py":
+        # Python entrypoints always run with the sandbox's Python, which has kafka-python and pyspark.
+        return Entrypoint(path, ["python3", path.name], True)
+    fallback = ["bash", path.name]
+    try:
+        first = path.read_bytes()[:200].split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    except OSError as exc:
+        return Entrypoint(path, fallback, False, f"cannot read {path.name}: {exc}")
+    if not first.startswith("#!"):
+        return Entrypoint(path, fallback, False,
+                          f"{path.name} has no shebang line; start it with '#!/usr/bin/env bash'")
+    interpreter = first[2:].strip().split()
+    exe = interpreter[0] if interpreter else ""
+    if exe == "/usr/bin/env" and len(interpreter) > 1:
+        found = shutil.which(interpreter[1]) is not None
+    else:
+        found = os.path.isfile(exe) and os.access(exe, os.X_OK)
+    if not found:
+        return Entrypoint(path, fallback, False,
+                          f"the shebang '{first}' names an interpreter that does not exist; "
+                          "use '#!/usr/bin/env bash' (or '#!/bin/bash')")
+    if not os.access(path, os.X_OK):
+        return Entrypoint(path, fallback, False,
+                          f"{path.name} is not executable; run 'chmod +x {path.name}' and commit it "
+                          "('git update-index --chmod=+x' on Windows)")
+    return Entrypoint(path, [f"./{path.name}"], True)

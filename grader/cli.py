@@ -1,0 +1,201 @@
+"""Command line: ``grader setup | cluster up | list | check | validate``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import tempfile
+import time
+from enum import IntEnum
+from pathlib import Path
+
+from grader.errors import GraderError, UsageError
+
+
+class ExitCode(IntEnum):
+    """Exit statuses that CI can act on."""
+
+    OK = 0
+    """Everything passed (full marks)."""
+    FAILED = 1
+    """Some checks failed: the student's work is not complete."""
+    INTERRUPTED = 2
+    """Stopped by Ctrl-C or SIGTERM (everything started was cleaned up)."""
+    GRADER_ERROR = 3
+    """The grader, its runtime or a spec is broken: not the student's fault."""
+    USAGE = 4
+    """Wrong command line or path."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from grader.runtime.jars import ensure_runtime
+
+    runtime = ensure_runtime(verify=args.verify)
+    for line in runtime.describe():
+        print(line)
+    print("Runtime ready" + (" (checksums verified)." if args.verify else "."))
+    return ExitCode.OK
+
+
+def cmd_cluster_up(args: argparse.Namespace) -> int:
+    from grader.runtime.cluster import KafkaCluster
+    from grader.runtime.jars import ensure_runtime
+    from grader.runtime.shims import install
+
+    runtime = ensure_runtime()
+    with tempfile.TemporaryDirectory(prefix="grader-cli-") as tmp, KafkaCluster(
+        args.brokers, runtime=runtime, base_port=args.port
+    ) as cluster:
+        bin_dir = Path(tmp) / "bin"
+        install(bin_dir, python=sys.executable, java=str(runtime.java.executable),
+                classpath=runtime.kafka_classpath, log4j=runtime.tools_log4j,
+                bootstrap=cluster.bootstrap_servers, log_file=Path(tmp) / "translations.jsonl")
+        env_file = Path(tmp) / "env.sh"
+        env_file.write_text(f'export PATH="{bin_dir}:$PATH"\nexport BOOTSTRAP_SERVERS="{cluster.bootstrap_servers}"\n')
+        print(f"Kafka cluster with {args.brokers} broker(s) is ready (KRaft, started in {cluster.start_seconds:.1f} s)")
+        print(f"  bootstrap servers: {cluster.bootstrap_servers}")
+        print(f"  broker ids:        {', '.join(map(str, cluster.broker_ids))}")
+        print("\nIn another terminal:")
+        print(f"  source {env_file}")
+        print("  kafka-topics --bootstrap-server $BOOTSTRAP_SERVERS --list")
+        print("  kafka-topics --bootstrap-server $BOOTSTRAP_SERVERS --create --partitions 6 "
+              "--replication-factor 2 --topic hob2026XX-topic")
+        print("  kafka-topics --bootstrap-server $BOOTSTRAP_SERVERS --describe --topic hob2026XX-topic")
+        print("  seq 20 | kafka-console-producer --bootstrap-server $BOOTSTRAP_SERVERS --topic hob2026XX-topic")
+        print("  kafka-console-consumer --bootstrap-server $BOOTSTRAP_SERVERS --topic hob2026XX-topic "
+              "--from-beginning --partition 0")
+        print("The seminar's 2019 commands (--zookeeper HOST:2181, --broker-list, --new-consumer) work too: "
+              "they are translated and the modern form is printed.")
+        print("\nPress Ctrl-C to stop; the cluster and its data are removed.", flush=True)
+        began = time.monotonic()
+        while True:
+            for node in cluster.nodes:
+                if not node.alive():
+                    print(f"broker {node.node_id} stopped unexpectedly; last log lines:\n{node.log_tail()}",
+                          file=sys.stderr)
+                    return ExitCode.GRADER_ERROR
+            if args.for_seconds is not None and time.monotonic() - began > args.for_seconds:
+                return ExitCode.OK
+            time.sleep(0.5)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from grader.registry import discover
+
+    for a in discover():
+        print(f"{a.id:<20} {a.spec.points:>4g} pts  {' | '.join(a.spec.entrypoints):<40} {a.spec.title}")
+        params = ", ".join(f"${name}" for name in a.spec.params)
+        if params:
+            print(f"{'':<20}           parameters: {params}")
+    return ExitCode.OK
+
+
+def _print_result(result, paths: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    from grader.results import Status
+
+    marks = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP"}
+    for a in result.assignments:
+        print(f"\n{a.title} [{a.id}]: {a.points:g}/{a.max_points:g}")
+        if a.error:
+            print(f"  GRADER ERROR: {a.error}")
+        for c in a.checks:
+            print(f"  {marks[c.status]:<5} {c.points:g}/{c.max_points:g}  {c.title}")
+            if c.status is not Status.PASSED:
+                for line in c.message.splitlines()[:6]:
+                    print(f"          {line}")
+                if c.hint:
+                    print(f"          hint: {c.hint}")
+        for n in a.notes:
+            print(f"  note: {n.text}")
+    print(f"\nTotal: {result.points:g}/{result.max_points:g}   (seed {result.seed}; "
+          f"re-run with --seed {result.seed} for the same parameters)")
+    if "html" in paths:
+        print(f"Report: {paths['html']}")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from grader import api
+
+    result, paths = api.check(Path(args.submission), args.assignment, out=Path(args.out) if args.out else None,
+                              seed=args.seed)
+    _print_result(result, paths)
+    if result.has_error:
+        return ExitCode.GRADER_ERROR
+    return ExitCode.OK if result.passed else ExitCode.FAILED
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from grader import api
+
+    report = api.validate(args.assignment, out=Path(args.out) if args.out else None, seed=args.seed)
+    for line in report.lines:
+        print(line)
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    print("validate: OK" if report.ok else f"validate: {len(report.problems)} problem(s)")
+    return ExitCode.OK if report.ok else ExitCode.FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="grader", description="Grades the Kafka + Spark Streaming seminar's assignments "
+                     "on a real Kafka cluster and real Spark.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("setup", help="find Java, fetch and cache the Kafka and Spark-Kafka jars (safe to re-run)")
+    p.add_argument("--verify", action="store_true", help="re-check every cached jar's SHA-256")
+    p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("cluster", help="a practice Kafka cluster like the seminar's")
+    csub = p.add_subparsers(dest="cluster_command", required=True, parser_class=_Parser)
+    up = csub.add_parser("up", help="start N brokers until Ctrl-C")
+    up.add_argument("--brokers", type=int, default=3, help="number of brokers (default 3)")
+    up.add_argument("--port", type=int, default=None, help="first broker port (default: free ports)")
+    up.add_argument("--for-seconds", type=float, default=None, help=argparse.SUPPRESS)
+    up.set_defaults(func=cmd_cluster_up)
+
+    p = sub.add_parser("list", help="the assignments, their points and entrypoints")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("check", help="grade a submission folder and write its reports")
+    p.add_argument("submission", help="folder with one sub-folder per assignment (like student_template/)")
+    p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--out", help="report folder (default reports/<submission name>)")
+    p.add_argument("--seed", type=int, help="parameter seed (default: random; printed in the report)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("validate", help="course CI: references get full marks, template stubs get zero")
+    p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--out", help="also write the reports here")
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns an :class:`ExitCode`."""
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopped every process and removed temp files", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except UsageError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except GraderError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return ExitCode.GRADER_ERROR
+    finally:
+        sys.stdout.flush()

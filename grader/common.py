@@ -1,0 +1,97 @@
+"""Checks and helpers shared by several assignments (entrypoint present, runnable, exits cleanly)."""
+
+from __future__ import annotations
+
+import re
+
+from grader.checks import Check, CheckContext, check
+from grader.results import ExecRecord
+
+
+def tail(text: str, lines: int = 12) -> str:
+    """The last ``lines`` non-empty lines of ``text``."""
+    kept = [ln for ln in text.splitlines() if ln.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def describe_run(record: ExecRecord, limit: float) -> str:
+    """One sentence on how a run ended, with the evidence a student needs."""
+    if record.returncode is None and not record.timed_out:
+        return f"it could not be started: {record.stderr.strip()}"
+    if record.timed_out:
+        return f"it was still running after the {limit:.0f} s limit and was killed"
+    if record.returncode and record.returncode < 0:
+        return f"it was killed by signal {-record.returncode}"
+    if record.returncode:
+        last = tail(record.stderr, 6) or tail(record.stdout, 6) or "(no output)"
+        return f"it exited with status {record.returncode}; last lines of its output:\n{last}"
+    return "it exited with status 0"
+
+
+KNOWN_ERRORS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"command not found|No such file or directory.*kafka-"),
+     "a command was not found: the Kafka tools are on PATH as kafka-topics, kafka-console-producer, ... "
+     "(also with .sh); call them by name, not by a path from the course cluster"),
+    (re.compile(r"SyntaxError"), "Python reported a syntax error: run 'python3 -m py_compile FILE' to see where"),
+    (re.compile(r"ModuleNotFoundError: No module named '(\w+)"),
+     "a Python module is missing: only the standard library, kafka-python and pyspark are available"),
+    (re.compile(r"UNKNOWN_TOPIC_OR_PART|UnknownTopicOrPartition|does not exist"),
+     "the topic does not exist: use the name from $TOPIC exactly"),
+    (re.compile(r"Connection to node -1|NoBrokersAvailable|Connection refused"),
+     "it could not reach Kafka: use the brokers from $BOOTSTRAP_SERVERS"),
+]
+
+
+def known_error_hint(text: str) -> str:
+    """A plain-words explanation of a recognised error in ``text`` (stderr), or ''."""
+    for pattern, explanation in KNOWN_ERRORS:
+        if pattern.search(text):
+            return explanation
+    return ""
+
+
+def runs_cleanly(points: float, state_key: str = "run",
+                 title: str = "Script runs as is and ends by itself with exit status 0") -> Check:
+    """A check: the entrypoint exists, runs as is (shebang, +x) and its run exited 0 within the limit."""
+
+    @check(points=points, title=title,
+           hint="Keep the template's file name; shell scripts need '#!/usr/bin/env bash' on line 1 and the "
+           "executable bit (chmod +x). It must end on its own with exit status 0: consumers need "
+           "--timeout-ms or --max-messages.")
+    def runs_cleanly(ctx: CheckContext) -> None:
+        entry = ctx.entrypoint()
+        record: ExecRecord | None = ctx.state.get(state_key)
+        if entry is None or record is None:
+            ctx.fail(ctx.missing_entrypoint_message())
+        problems = []
+        if not entry.runnable_as_is:
+            problems.append(f"{entry.problem} (the grader ran it with '{entry.command[0]}' so that the other "
+                            "checks still count)")
+        limit = ctx.spec.limits.run_seconds
+        if record.returncode != 0 or record.timed_out:
+            explanation = known_error_hint(record.stderr)
+            problems.append(f"expected exit status 0 within {limit:.0f} s, but " + describe_run(record, limit)
+                            + (f"\nLikely cause: {explanation}" if explanation else ""))
+        ctx.expect(not problems, "\n".join(problems))
+
+    return runs_cleanly
+
+
+def int_lines(text: str) -> tuple[list[int], list[str]]:
+    """Split output into integer lines and other (non-empty) lines."""
+    values, other = [], []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if re.fullmatch(r"[+-]?\d+", stripped):
+            values.append(int(stripped))
+        else:
+            other.append(stripped)
+    return values, other
+
+
+def preview(values: list[int] | list[str], n: int = 12) -> str:
+    """A short readable preview of a list."""
+    shown = ", ".join(map(str, values[:n]))
+    return f"[{shown}{', …' if len(values) > n else ''}] ({len(values)} in all)"

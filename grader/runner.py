@@ -1,0 +1,164 @@
+"""Grade one submission: one fresh sandbox, then each assignment's prepare -> act -> checks."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grader
+from grader.checks import CheckContext, CheckFailed
+from grader.kafka_util import KafkaView
+from grader.registry import Assignment
+from grader.results import AssignmentResult, CheckResult, Status, SubmissionResult
+from grader.sandbox.base import Sandbox
+from grader.sandbox.local import LocalSandbox
+from grader.spec import Limits
+
+SandboxFactory = Callable[[Path, int, Limits], Sandbox]
+
+
+def local_sandbox(submission: Path, brokers: int, limits: Limits) -> Sandbox:
+    """The default sandbox: local processes and a local KafkaCluster."""
+    return LocalSandbox(submission, brokers=brokers, limits=limits)
+
+
+def _default_act(ctx: CheckContext) -> None:
+    ctx.state["run"] = ctx.run_entrypoint("run")
+
+
+def _run_checks(assignment: Assignment, ctx: CheckContext, result: AssignmentResult) -> None:
+    outcome: dict[str, Status] = {}
+    for chk in assignment.checks:
+        began = time.monotonic()
+        blocked = [r for r in chk.requires if outcome.get(r) is not Status.PASSED]
+        if blocked:
+            status, message, details = Status.SKIPPED, f"not checked because '{blocked[0]}' did not pass", ""
+        else:
+            try:
+                chk.fn(ctx)
+                status, message, details = Status.PASSED, "", ""
+            except CheckFailed as failure:
+                status, message, details = Status.FAILED, failure.message, failure.details
+            except Exception as exc:
+                status = Status.ERROR
+                message = f"the grader failed while checking this ({type(exc).__name__}: {exc}); not your fault"
+                details = traceback.format_exc()
+        outcome[chk.id] = status
+        result.checks.append(
+            CheckResult(
+                id=chk.id,
+                title=chk.title,
+                status=status,
+                points=chk.points if status is Status.PASSED else 0.0,
+                max_points=chk.points,
+                message=message,
+                hint="" if status is Status.PASSED else chk.hint,
+                details=details,
+                duration_s=round(time.monotonic() - began, 3),
+            )
+        )
+
+
+def grade_assignment(assignment: Assignment, sandbox: Sandbox, seed: int) -> AssignmentResult:
+    """Prepare, run the student's code and run every check; grader faults become ``error``."""
+    began = time.monotonic()
+    spec = assignment.spec
+    params = spec.draw_params(seed)
+    result = AssignmentResult(id=spec.id, title=spec.title, max_points=spec.points, params=params)
+    kafka = KafkaView(sandbox.bootstrap_servers)
+    ctx = CheckContext(spec=spec, params=params, sandbox=sandbox, kafka=kafka)
+    translations_before = len(sandbox.translations())
+    try:
+        checks = assignment.checks
+        module = assignment.module
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        kafka.close()
+        return result
+    try:
+        entry = ctx.entrypoint()
+        result.entrypoint = f"{spec.id}/{entry.path.name}" if entry else None
+        prepare = getattr(module, "prepare", None)
+        if prepare is not None:
+            prepare(ctx)
+        getattr(module, "act", _default_act)(ctx)
+        for t in sandbox.translations()[translations_before:]:
+            ctx.note(t.message(), kind="seminar")
+        _run_checks(assignment, ctx, result)
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.checks = [
+            CheckResult(id=c.id, title=c.title, status=Status.ERROR, points=0.0, max_points=c.points,
+                        message="not checked: the grader failed before this check (see the error above); "
+                        "not your fault", details=traceback.format_exc())
+            for c in checks
+        ]
+    finally:
+        kafka.close()
+    result.notes = ctx.notes
+    result.runs = ctx.runs
+    student = sum(r.duration_s for r in ctx.runs) + float(ctx.state.get("student_seconds", 0.0))
+    total = time.monotonic() - began
+    result.timings = {"student": round(student, 3), "grader": round(max(0.0, total - student), 3),
+                      "total": round(total, 3), **ctx.state.get("timings", {})}
+    return result
+
+
+def grade_submission(
+    submission: Path,
+    assignments: list[Assignment],
+    *,
+    seed: int,
+    sandbox_factory: SandboxFactory = local_sandbox,
+    logs_dir: Path | None = None,
+) -> SubmissionResult:
+    """Grade ``submission`` on ``assignments`` in one fresh sandbox sized for the largest of them."""
+    began = time.monotonic()
+    result = SubmissionResult(
+        submission=submission.name,
+        seed=seed,
+        grader_version=grader.__version__,
+        started_at=datetime.now(UTC),
+    )
+    brokers = max(a.spec.brokers for a in assignments)
+    limits = assignments[0].spec.limits
+    sandbox = sandbox_factory(submission, brokers, limits)
+    cluster_seconds = 0.0
+    keep_logs = False
+    try:
+        sandbox.start()
+        cluster_seconds = sandbox.cluster_start_seconds
+        result.sandbox = getattr(sandbox, "name", type(sandbox).__name__)
+        for assignment in assignments:
+            if hasattr(sandbox, "limits"):
+                sandbox.limits = assignment.spec.limits
+            res = grade_assignment(assignment, sandbox, seed)
+            result.assignments.append(res)
+            keep_logs = keep_logs or res.has_error
+    except Exception as exc:
+        # The sandbox itself failed (e.g. the cluster did not start): every assignment is a grader error.
+        done = {a.id for a in result.assignments}
+        for assignment in assignments:
+            if assignment.id not in done:
+                result.assignments.append(
+                    AssignmentResult(id=assignment.id, title=assignment.spec.title,
+                                     max_points=assignment.spec.points, error=f"{type(exc).__name__}: {exc}")
+                )
+        keep_logs = True
+    finally:
+        sandbox.stop(keep_logs_to=logs_dir if (keep_logs and logs_dir) else None)
+    if keep_logs and logs_dir is not None and logs_dir.is_dir() and result.assignments:
+        for log in sorted(logs_dir.glob("broker-*.log")):
+            result.assignments[0].logs[log.stem] = f"{logs_dir.name}/{log.name}"
+    result.duration_s = round(time.monotonic() - began, 3)
+    student = sum(a.timings.get("student", 0.0) for a in result.assignments)
+    result.timings = {
+        "cluster_start": round(cluster_seconds, 3),
+        "student": round(student, 3),
+        "grader": round(max(0.0, result.duration_s - cluster_seconds - student), 3),
+        "total": result.duration_s,
+    }
+    return result

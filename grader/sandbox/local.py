@@ -1,0 +1,280 @@
+"""LocalSandbox: student code as local subprocesses next to a fresh local KafkaCluster.
+
+Isolation is by process group, rlimits, a private temp copy of the submission and a minimal
+environment; it is meant for students checking their own work and for CI. (A container
+sandbox gives stronger isolation for grading untrusted code at scale.)
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+import grader
+from grader.procs import child_setup, kill_group, registry
+from grader.results import ExecRecord
+from grader.runtime.cluster import KafkaCluster
+from grader.runtime.jars import Runtime, ensure_runtime
+from grader.runtime.shims import Translation, install, read_translations
+from grader.spec import Limits
+
+STUDENT_LIB = Path(grader.__file__).parent / "student"
+
+
+class _CappedReader(threading.Thread):
+    """Drains a pipe completely, keeping the first ``cap`` bytes and counting the rest."""
+
+    def __init__(self, pipe, cap: int) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.cap = cap
+        self.kept = bytearray()
+        self.dropped = 0
+        self.start()
+
+    def run(self) -> None:
+        for chunk in iter(lambda: self.pipe.read1(65536), b""):
+            room = self.cap - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+            self.dropped += max(0, len(chunk) - max(room, 0))
+        self.pipe.close()
+
+    def text(self) -> str:
+        return self.kept.decode("utf-8", errors="replace")
+
+
+class LocalProcess:
+    """A student process group started by :class:`LocalSandbox`."""
+
+    def __init__(self, cmd: list[str], label: str, proc: subprocess.Popen, cap: int, stdin: bytes | None) -> None:
+        self.cmd = cmd
+        self.label = label
+        self.proc = proc
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self.timed_out = False
+        self.killed_by_grader = False
+        assert proc.stdout is not None and proc.stderr is not None
+        self._out = _CappedReader(proc.stdout, cap)
+        self._err = _CappedReader(proc.stderr, cap)
+        if proc.stdin is not None:
+            threading.Thread(target=self._feed, args=(stdin or b"",), daemon=True).start()
+
+    def _feed(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def _mark_end(self) -> None:
+        if self.ended is None:
+            self.ended = time.monotonic()
+
+    def poll(self) -> int | None:
+        rc = self.proc.poll()
+        if rc is not None:
+            self._mark_end()
+        return rc
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._mark_end()
+        return rc
+
+    def terminate(self, grace: float = 10.0) -> int | None:
+        if self.poll() is None:
+            self.killed_by_grader = True
+            kill_group(self.proc, grace=grace)
+        self._mark_end()
+        return self.proc.returncode
+
+    def kill_at_limit(self) -> None:
+        if self.poll() is None:
+            self.timed_out = True
+            kill_group(self.proc)
+        self._mark_end()
+
+    def record(self) -> ExecRecord:
+        if self.poll() is not None:
+            # Group members may still hold the pipes; kill stragglers so the readers finish.
+            kill_group(self.proc)
+            self._out.join(timeout=5)
+            self._err.join(timeout=5)
+        end = self.ended if self.ended is not None else time.monotonic()
+        return ExecRecord(
+            label=self.label,
+            command=self.cmd,
+            returncode=self.proc.returncode,
+            timed_out=self.timed_out,
+            killed_by_grader=self.killed_by_grader,
+            duration_s=round(end - self.started, 3),
+            stdout=self._out.text(),
+            stderr=self._err.text(),
+            stdout_truncated_bytes=self._out.dropped,
+            stderr_truncated_bytes=self._err.dropped,
+        )
+
+
+class LocalSandbox:
+    """A fresh KafkaCluster plus a private copy of the submission, run as local processes."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        submission: Path,
+        *,
+        brokers: int = 3,
+        limits: Limits | None = None,
+        runtime: Runtime | None = None,
+    ) -> None:
+        self.submission = submission
+        self.brokers = brokers
+        self.limits = limits or Limits()
+        self.runtime = runtime
+        self.cluster: KafkaCluster | None = None
+        self._root: Path | None = None
+        self._procs: list[LocalProcess] = []
+
+    def __enter__(self) -> LocalSandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- protocol ------------------------------------------------------------------------------
+
+    @property
+    def bootstrap_servers(self) -> str:
+        assert self.cluster is not None, "sandbox not started"
+        return self.cluster.bootstrap_servers
+
+    @property
+    def workdir(self) -> Path:
+        assert self._root is not None, "sandbox not started"
+        return self._root / "work"
+
+    @property
+    def cluster_start_seconds(self) -> float:
+        return (self.cluster.start_seconds or 0.0) if self.cluster else 0.0
+
+    def start(self) -> LocalSandbox:
+        self.runtime = self.runtime or ensure_runtime()
+        self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        try:
+            if self.submission.is_dir():
+                shutil.copytree(self.submission, self.workdir, symlinks=True)
+            else:
+                self.workdir.mkdir()
+            (self._root / "home").mkdir()
+            self.cluster = KafkaCluster(self.brokers, runtime=self.runtime).start()
+            install(
+                self._root / "bin",
+                python=sys.executable,
+                java=str(self.runtime.java.executable),
+                classpath=self.runtime.kafka_classpath,
+                log4j=self.runtime.tools_log4j,
+                bootstrap=self.cluster.bootstrap_servers,
+                log_file=self._root / "translations.jsonl",
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, keep_logs_to: Path | None = None) -> None:
+        for proc in self._procs:
+            kill_group(proc.proc)
+        self._procs.clear()
+        if self.cluster is not None:
+            self.cluster.stop(keep_logs_to=keep_logs_to)
+            self.cluster = None
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
+
+    def scratch_dir(self, name: str) -> Path:
+        assert self._root is not None, "sandbox not started"
+        folder = self._root / "scratch" / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        return folder
+
+    def base_env(self) -> dict[str, str]:
+        """The documented environment every student process gets (before assignment parameters)."""
+        assert self._root is not None and self.runtime is not None
+        python_bin = str(Path(sys.executable).parent)
+        return {
+            "PATH": os.pathsep.join([str(self._root / "bin"), python_bin, "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": str(self._root / "home"),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "TMPDIR": str(self._root / "home"),
+            "JAVA_HOME": str(self.runtime.java.home),
+            "BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "SPARK_KAFKA_JARS": ",".join(str(j) for j in self.runtime.spark_kafka_jars),
+            "PYSPARK_PYTHON": sys.executable,
+            "PYTHONPATH": str(STUDENT_LIB),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def _limits(self) -> None:
+        lim = self.limits
+        mb = 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 5))
+        resource.setrlimit(resource.RLIMIT_AS, (lim.memory_mb * mb, lim.memory_mb * mb))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (lim.file_size_mb * mb, lim.file_size_mb * mb))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if os.getuid() != 0:
+            resource.setrlimit(resource.RLIMIT_NPROC, (2048, 2048))
+
+    def spawn(self, cmd: list[str], *, label: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+              stdin: bytes | None = None) -> LocalProcess:
+        full_env = self.base_env()
+        full_env.update(env or {})
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd or self.workdir,
+            env=full_env,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=child_setup(self._limits),
+        )
+        registry.add(proc)
+        handle = LocalProcess(cmd, label, proc, self.limits.output_kb * 1024, stdin)
+        self._procs.append(handle)
+        return handle
+
+    def run(self, cmd: list[str], *, label: str, timeout: float, cwd: Path | None = None,
+            env: dict[str, str] | None = None, stdin: bytes | None = None) -> ExecRecord:
+        try:
+            handle = self.spawn(cmd, label=label, cwd=cwd, env=env, stdin=stdin)
+        except OSError as exc:
+            return ExecRecord(label=label, command=cmd, returncode=None, duration_s=0.0,
+                              stderr=f"could not start: {exc}")
+        if handle.wait(timeout) is None:
+            handle.kill_at_limit()
+        return handle.record()
+
+    def translations(self) -> list[Translation]:
+        assert self._root is not None
+        return read_translations(self._root / "translations.jsonl")
