@@ -141,12 +141,15 @@ class LocalSandbox:
         brokers: int = 3,
         limits: Limits | None = None,
         runtime: Runtime | None = None,
+        cluster: KafkaCluster | None = None,
     ) -> None:
+        """``cluster``: an already started cluster to use (and leave running) instead of a fresh one."""
         self.submission = submission
         self.brokers = brokers
         self.limits = limits or Limits()
         self.runtime = runtime
-        self.cluster: KafkaCluster | None = None
+        self.cluster: KafkaCluster | None = cluster
+        self._owns_cluster = cluster is None
         self._root: Path | None = None
         self._procs: list[LocalProcess] = []
 
@@ -172,7 +175,7 @@ class LocalSandbox:
 
     @property
     def cluster_start_seconds(self) -> float:
-        return (self.cluster.start_seconds or 0.0) if self.cluster else 0.0
+        return (self.cluster.start_seconds or 0.0) if self.cluster and self._owns_cluster else 0.0
 
     def start(self) -> LocalSandbox:
         self.runtime = self.runtime or ensure_runtime()
@@ -183,7 +186,8 @@ class LocalSandbox:
             else:
                 self.workdir.mkdir()
             (self._root / "home").mkdir()
-            self.cluster = KafkaCluster(self.brokers, runtime=self.runtime).start()
+            if self.cluster is None:
+                self.cluster = KafkaCluster(self.brokers, runtime=self.runtime).start()
             install(
                 self._root / "bin",
                 python=sys.executable,
@@ -202,9 +206,11 @@ class LocalSandbox:
         for proc in self._procs:
             kill_group(proc.proc)
         self._procs.clear()
-        if self.cluster is not None:
+        if self.cluster is not None and self._owns_cluster:
             self.cluster.stop(keep_logs_to=keep_logs_to)
             self.cluster = None
+        elif self.cluster is not None and keep_logs_to is not None:
+            self.cluster.copy_logs(keep_logs_to)
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None

@@ -1,0 +1,1 @@
+"""Helper modules put on PYTHONPATH for student submissions (see seminar_spark)."""

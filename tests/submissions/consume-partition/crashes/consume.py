@@ -1,0 +1,4 @@
+"""Crashes before reading anything."""
+import os
+
+partition = int(os.environ["PARTITON"])

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# A debugging loop left in: prints forever.
+yes "debug: still reading $TOPIC"

@@ -1,0 +1,145 @@
+"""Assignments 1-3 on a real cluster: references get full marks, stubs zero, wrong submissions lose
+exactly the right checks with the right message."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.registry import Assignment, select, template_root
+from grader.results import AssignmentResult, Status
+from grader.runner import grade_submission
+from grader.runtime.cluster import KafkaCluster
+from grader.sandbox.local import LocalSandbox
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+P, F, S = Status.PASSED, Status.FAILED, Status.SKIPPED
+_seeds = itertools.count(1000)
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with KafkaCluster(3) as running:
+        yield running
+
+
+def grade(cluster: KafkaCluster, assignment_id: str, source: Path, tmp_path: Path) -> AssignmentResult:
+    """Grade ``source`` (the assignment's folder) as a one-assignment submission on the shared cluster."""
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    if source.exists():
+        shutil.copytree(source, submission / assignment_id, symlinks=True)
+    (assignment,) = select([assignment_id])
+    result = grade_submission(
+        submission, [assignment], seed=next(_seeds),
+        sandbox_factory=lambda sub, brokers, limits: LocalSandbox(sub, limits=limits, cluster=cluster),
+    )
+    (res,) = result.assignments
+    return res
+
+
+def statuses(res: AssignmentResult) -> dict[str, Status]:
+    return {c.id: c.status for c in res.checks}
+
+
+def message(res: AssignmentResult, check_id: str) -> str:
+    return next(c.message for c in res.checks if c.id == check_id)
+
+
+def all_ids(assignment_id: str) -> list[str]:
+    (a,) = select([assignment_id])
+    return [c.id for c in a.checks]
+
+
+def only_failing(assignment_id: str, failing: dict[str, Status]) -> dict[str, Status]:
+    """Expected statuses: PASSED everywhere except ``failing``."""
+    return {cid: failing.get(cid, P) for cid in all_ids(assignment_id)}
+
+
+ALL = ["topic-create", "produce-sequence", "consume-partition"]
+
+
+@pytest.mark.parametrize("assignment_id", ALL)
+def test_reference_scores_full_marks(cluster, tmp_path, assignment_id):
+    (a,) = select([assignment_id])
+    res = grade(cluster, assignment_id, a.reference, tmp_path)
+    assert res.error is None
+    assert res.points == res.max_points == a.spec.points, [c.message for c in res.checks]
+
+
+@pytest.mark.parametrize("assignment_id", ALL)
+def test_template_stub_scores_zero_with_guidance(cluster, tmp_path, assignment_id):
+    res = grade(cluster, assignment_id, template_root() / assignment_id, tmp_path)
+    assert res.error is None
+    assert res.points == 0
+    assert all(c.hint for c in res.checks if c.status is F)
+    assert "not implemented yet" in message(res, "runs_cleanly")
+
+
+@pytest.mark.parametrize("assignment_id", ALL)
+def test_empty_submission_folder_scores_zero_without_crashing(cluster, tmp_path, assignment_id):
+    res = grade(cluster, assignment_id, tmp_path / "nothing-here", tmp_path)
+    assert res.error is None
+    assert res.points == 0
+    assert f"there is no {assignment_id}/ folder" in message(res, "runs_cleanly")
+
+
+# (assignment, submission, {check: status} for the checks that do not pass, {check: text in message})
+CASES = [
+    ("topic-create", "seminar_literal", {}, {}),
+    ("topic-create", "python_style", {}, {}),
+    ("topic-create", "five_partitions", {"six_partitions": F}, {"six_partitions": "found 5"}),
+    ("topic-create", "rf_one", {"replication_factor": F}, {"replication_factor": "partition 0: 1"}),
+    ("topic-create", "hardcoded_topic",
+     {"topic_exists": F, "six_partitions": S, "replication_factor": S, "replicas_spread": S, "second_run_safe": S},
+     {"topic_exists": "hob201942-topic"}),
+    ("topic-create", "pinned_replicas", {"replicas_spread": F}, {"replicas_spread": "hold no replica"}),
+    ("topic-create", "recreates", {"second_run_safe": F}, {"second_run_safe": "deleted and re-created"}),
+    ("topic-create", "not_executable", {"runs_cleanly": F}, {"runs_cleanly": "chmod +x"}),
+    ("topic-create", "wrong_shebang", {"runs_cleanly": F}, {"runs_cleanly": "interpreter that does not exist"}),
+    ("topic-create", "syntax_error",
+     {"runs_cleanly": F, "topic_exists": F, "six_partitions": S, "replication_factor": S, "replicas_spread": S,
+      "second_run_safe": S},
+     {"runs_cleanly": "syntax error"}),
+    ("produce-sequence", "seminar_literal", {}, {}),
+    ("produce-sequence", "python_style", {}, {}),
+    ("produce-sequence", "fixed_twenty", {"all_values": F}, {"all_values": "largest number written is 20"}),
+    ("produce-sequence", "zero_based", {"all_values": F, "nothing_else": F}, {"nothing_else": "[0]"}),
+    ("produce-sequence", "twice", {"no_duplicates": F}, {"no_duplicates": "×2"}),
+    ("consume-partition", "seminar_literal", {}, {}),
+    ("consume-partition", "python_style", {}, {}),
+    ("consume-partition", "whole_topic", {"exact_partition": F, "nothing_from_others": F},
+     {"exact_partition": "whole topic"}),
+    ("consume-partition", "partition_zero", {"exact_partition": F, "nothing_from_others": F},
+     {"exact_partition": "you printed partition 0"}),
+    ("consume-partition", "never_stops", {"runs_cleanly": F}, {"runs_cleanly": "killed"}),
+    ("consume-partition", "noisy_stdout", {"clean_stdout": F}, {"clean_stdout": "Reading partition"}),
+    ("consume-partition", "crashes",
+     {"runs_cleanly": F, "exact_partition": F, "nothing_from_others": F, "clean_stdout": F},
+     {"runs_cleanly": "KeyError"}),
+    ("consume-partition", "floods_output",
+     {"runs_cleanly": F, "exact_partition": F, "nothing_from_others": F, "clean_stdout": F},
+     {"runs_cleanly": "killed"}),
+]
+
+
+@pytest.mark.parametrize(("assignment_id", "name", "failing", "messages"), CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_submission_loses_exactly_the_right_checks(cluster, tmp_path, assignment_id, name, failing, messages):
+    res = grade(cluster, assignment_id, SUBMISSIONS / assignment_id / name, tmp_path)
+    assert res.error is None
+    assert statuses(res) == only_failing(assignment_id, failing), {c.id: c.message for c in res.checks}
+    for check_id, text in messages.items():
+        assert text in message(res, check_id)
+    if name == "seminar_literal":
+        assert any(n.kind == "seminar" and "in Kafka 4 write" in n.text for n in res.notes)
+    if name == "floods_output":
+        (run,) = res.runs
+        assert run.timed_out
+        assert run.stdout_truncated_bytes > 0
+        assert len(run.stdout) <= 64 * 1024
