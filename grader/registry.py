@@ -18,8 +18,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def assignments_root() -> Path:
-    """``$GRADER_ASSIGNMENTS`` or the ``assignments/`` folder next to the grader package."""
-    return Path(os.environ.get("GRADER_ASSIGNMENTS", REPO_ROOT / "assignments"))
+    """``$GRADER_ASSIGNMENTS``, else the course checkout's ``assignments/``, else the installed copy."""
+    if os.environ.get("GRADER_ASSIGNMENTS"):
+        return Path(os.environ["GRADER_ASSIGNMENTS"])
+    if (REPO_ROOT / "assignments").is_dir():
+        return REPO_ROOT / "assignments"
+    spec = importlib.util.find_spec("grader_assignments")
+    if spec is not None and spec.submission_search_locations:
+        return Path(next(iter(spec.submission_search_locations)))
+    return REPO_ROOT / "assignments"
 
 
 def template_root() -> Path:

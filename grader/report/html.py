@@ -67,7 +67,8 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pts=fmt_points, clean=clean_output, seconds=seconds, shell=shlex.join, exit_text=exit_text)
+    env.filters.update(pts=fmt_points, clean=clean_output, seconds=seconds, shell=shlex.join,
+                       exit_text=exit_text)
     env.globals.update(outcome=outcome, html_id=html_id, percent=percent)
     return env
 

@@ -157,13 +157,15 @@ def _testsuite(root: ET.Element, assignment: AssignmentResult) -> None:
         failures=str(counts[Status.FAILED]), errors=str(counts[Status.ERROR] + stopped),
         skipped=str(counts[Status.SKIPPED]), time=f"{assignment.timings.get('total', 0.0):.3f}",
     )
-    ET.SubElement(ET.SubElement(suite, "properties"), "property", name="title", value=xml_safe(assignment.title))
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="title", value=xml_safe(assignment.title))
     for check in assignment.checks:
         _testcase(suite, assignment, check)
     if stopped:
         _assignment_error_testcase(suite, assignment)
     if assignment.notes:
-        ET.SubElement(suite, "system-out").text = xml_safe("\n".join(f"note: {n.text}" for n in assignment.notes))
+        notes = "\n".join(f"note: {n.text}" for n in assignment.notes)
+        ET.SubElement(suite, "system-out").text = xml_safe(notes)
 
 
 def junit_xml(result: SubmissionResult) -> bytes:
