@@ -305,6 +305,15 @@ def test_junit_xml(mixed: SubmissionResult, tmp_path: Path) -> None:
     assert "--zookeeper" in (topic.findtext("system-out") or "")
 
 
+def test_empty_submission_still_reports(tmp_path: Path) -> None:
+    empty = _submission("nobody", [])
+    paths = write_reports(empty, tmp_path)
+    assert "0 / 0" in _text(paths["html"].read_text("utf-8"))
+    assert json.loads(paths["gradescope"].read_text("utf-8"))["tests"] == []
+    assert ET.parse(paths["junit"]).getroot().get("tests") == "0"
+    assert SubmissionResult.model_validate_json(paths["json"].read_text("utf-8")) == empty
+
+
 @pytest.mark.browser
 def test_report_renders_in_headless_chromium(mixed: SubmissionResult, tmp_path: Path) -> None:
     chromium = shutil.which("chromium")

@@ -99,7 +99,13 @@ class SubprocessApp:
         self.stderr_path = stderr
         with stdout.open("wb") as out, stderr.open("wb") as err:
             self.proc = subprocess.Popen(
-                cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+                cmd,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
             )
         with contextlib.suppress(ImportError):
             from grader.procs import registry  # killed at interpreter exit, whatever happens
@@ -146,8 +152,14 @@ class SubprocessStarter:
     ``SPARK_LOCAL_DIRS`` point into ``log_dir`` too, so nothing is left behind in /tmp.
     """
 
-    def __init__(self, script: Path, log_dir: Path, *, python: str = sys.executable,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        script: Path,
+        log_dir: Path,
+        *,
+        python: str = sys.executable,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.script = script.resolve()
         self.log_dir = log_dir
         self.python = python
@@ -173,8 +185,11 @@ class SubprocessStarter:
             **env,
         }
         app = SubprocessApp(
-            [self.python, str(self.script)], full_env, self.script.parent,
-            self.log_dir / f"run-{n}.stdout", self.log_dir / f"run-{n}.stderr",
+            [self.python, str(self.script)],
+            full_env,
+            self.script.parent,
+            self.log_dir / f"run-{n}.stdout",
+            self.log_dir / f"run-{n}.stderr",
         )
         self.apps.append(app)
         return app
@@ -188,11 +203,50 @@ class SubprocessStarter:
 
 # Words differing only by case, Cyrillic (with ё), punctuation glued to words, a lone dash.
 VOCABULARY = (
-    "Kafka", "kafka", "KAFKA", "Spark", "spark", "stream", "Stream", "log", "logs", "offset",
-    "partition", "leader", "replica", "topic", "broker", "state", "checkpoint", "batch",
-    "kafka,", "Spark.", "(stream)", "at-least-once", "exactly-once!", "don't", "x=1", "—",
-    "Кафка", "кафка", "КАФКА", "поток", "Поток", "данные", "слово", "слова", "лидер", "реплика",
-    "ёж", "Ёж", "счётчик", "партиция,", "«лог»", "данные.", "Привет!", "мир?",
+    "Kafka",
+    "kafka",
+    "KAFKA",
+    "Spark",
+    "spark",
+    "stream",
+    "Stream",
+    "log",
+    "logs",
+    "offset",
+    "partition",
+    "leader",
+    "replica",
+    "topic",
+    "broker",
+    "state",
+    "checkpoint",
+    "batch",
+    "kafka,",
+    "Spark.",
+    "(stream)",
+    "at-least-once",
+    "exactly-once!",
+    "don't",
+    "x=1",
+    "—",
+    "Кафка",
+    "кафка",
+    "КАФКА",
+    "поток",
+    "Поток",
+    "данные",
+    "слово",
+    "слова",
+    "лидер",
+    "реплика",
+    "ёж",
+    "Ёж",
+    "счётчик",
+    "партиция,",
+    "«лог»",
+    "данные.",
+    "Привет!",
+    "мир?",
 )
 SEPARATORS = (" ", " ", " ", "  ", "\t", " \t", "\t\t", "   ")
 
@@ -402,7 +456,9 @@ def read_snapshot(path: Path) -> Snapshot:
 
 
 class _Timeline:
-    def __init__(self, cluster: ClusterLike, start_app: StartApp, config: HarnessConfig, workdir: Path) -> None:
+    def __init__(
+        self, cluster: ClusterLike, start_app: StartApp, config: HarnessConfig, workdir: Path
+    ) -> None:
         from grader.kafka_util import KafkaView
 
         self.config = config
@@ -417,7 +473,7 @@ class _Timeline:
         corpus = make_corpus(config.seed)
         alone, cumulative = expected_totals(corpus)
         self.obs = Observations(topic, corpus, [dict(c) for c in alone], [dict(c) for c in cumulative])
-        self.apps: list[AppProcess] = []
+        self.apps: list[tuple[RunObservation, AppProcess]] = []
         self.app: AppProcess | None = None
         self.run: RunObservation | None = None
         self.launched_at = 0.0
@@ -458,7 +514,7 @@ class _Timeline:
                 self.app = None
                 self.run.start_error = f"{type(exc).__name__}: {exc}"
                 return
-            self.apps.append(self.app)
+            self.apps.append((self.run, self.app))
 
     def check_exit(self, phase: str) -> int | None:
         """Exit status of the current app if it ended; an unasked-for end is recorded once."""
@@ -473,60 +529,68 @@ class _Timeline:
             self.run.exit_after_s = round(time.monotonic() - self.launched_at, 2)
         return code
 
-    def produce(self, number: int) -> None:
+    def produce(self, number: int) -> dict[str, tuple[int, int, int]]:
+        """Write burst ``number`` (spread over all partitions); the output dir as it was before."""
         lines = self.obs.bursts[number - 1]
         records = [(i % self.config.partitions, None, line.encode("utf-8")) for i, line in enumerate(lines)]
         with self.clock.section("grader_work"):
+            before = _scan(self.output_dir)
             self.kafka.produce(self.obs.topic, records)
         self.bursts_produced = number
+        return before
 
     def newest_in_run(self, files: dict[str, tuple[int, int, int]]) -> str | None:
         fresh = [name for name, sig in files.items() if self.run_baseline.get(name) != sig]
         return max(fresh, key=lambda name: (files[name][0], name)) if fresh else None
 
-    def await_totals(self, number: int) -> None:
-        """Wait (polling) until the current run's newest file holds bursts 1..number."""
+    def await_totals(self, number: int, before: dict[str, tuple[int, int, int]]) -> None:
+        """Wait (polling) until the current run's newest file holds bursts 1..number.
+
+        ``before`` is the output dir as scanned before the burst was produced: files that differ
+        from it were written in this phase.
+        """
         cfg = self.config
         name = f"burst{number}"
         expected = self.obs.expected[number - 1]
         began = time.monotonic()
-        phase_baseline = _scan(self.output_dir)
-        previous = dict(phase_baseline)
+        warm = self.first_output_at is not None  # this run already wrote output: Spark is up
+        limit = cfg.burst_deadline_s if warm else cfg.start_deadline_s
+        previous = dict(before)
         snapshot: Snapshot | None = None
+        snapshot_sig: tuple[int, int, int] | None = None
+        new_in_phase = False
         ended_by = "deadline"
         with self.clock.section(name):
             while True:
                 now = time.monotonic()
                 exited = self.check_exit(name) is not None
                 files = _scan(self.output_dir)
-                if files != previous and self.newest_in_run(files) is not None:
-                    changed = [n for n, sig in files.items() if previous.get(n) != sig]
-                    if changed:
-                        self.last_new_output_at = now
-                        if self.first_output_at is None:
-                            self.first_output_at = now
-                            assert self.run is not None
-                            self.run.spark_start_s = round(now - self.launched_at, 2)
+                if any(previous.get(n) != sig for n, sig in files.items()):
+                    new_in_phase = True
+                    self.last_new_output_at = now
+                    if self.first_output_at is None:
+                        self.first_output_at = now
+                        assert self.run is not None
+                        self.run.spark_start_s = round(now - self.launched_at, 2)
                 previous = files
                 newest = self.newest_in_run(files)
-                if newest is not None and (snapshot is None or snapshot.name != newest or files != phase_baseline):
-                    snapshot = read_snapshot(self.output_dir / newest)
+                if newest is not None and (
+                    snapshot is None or snapshot.name != newest or snapshot_sig != files[newest]
+                ):
+                    snapshot, snapshot_sig = read_snapshot(self.output_dir / newest), files[newest]
                 if snapshot is not None and snapshot.totals == expected:
                     ended_by = "match"
                     break
                 if exited:
                     ended_by = "exited"
                     break
-                new_in_phase = self.last_new_output_at is not None and self.last_new_output_at >= began
                 if new_in_phase and now - (self.last_new_output_at or now) >= cfg.settle_s:
                     ended_by = "settled"
                     break
-                limit = cfg.burst_deadline_s if self.first_output_at is not None and not new_in_phase \
-                    and self.first_output_at < began else cfg.start_deadline_s
                 if now - began >= limit:
                     break
                 self.clock.sleep(cfg.poll_s)
-        new_files = sorted(n for n, sig in _scan(self.output_dir).items() if phase_baseline.get(n) != sig)
+        new_files = sorted(n for n, sig in _scan(self.output_dir).items() if before.get(n) != sig)
         assert self.run is not None
         self.obs.phases.append(
             PhaseObservation(
@@ -586,30 +650,26 @@ class _Timeline:
         with self.clock.section("grader_work"):
             self.kafka.create_topic(self.obs.topic, cfg.partitions, cfg.replication)
         self.launch(1)
-        self.produce(1)
+        before = self.produce(1)
         with self.clock.section("grader_work"):
             ends_after_burst1 = self.kafka.end_offsets(self.obs.topic)
-        self.await_totals(1)
+        self.await_totals(1, before)
         self.check_exit("burst2")
-        self.produce(2)
-        self.await_totals(2)
+        self.await_totals(2, self.produce(2))
         self.stop_run()
         self.delete_burst1(ends_after_burst1)
         self.produce(3)
         self.launch(2)
-        self.await_totals(3)
+        self.await_totals(3, self.run_baseline)
         self.check_exit("burst4")
-        self.produce(4)
-        self.await_totals(4)
+        self.await_totals(4, self.produce(4))
         self.await_exit()
 
     def cleanup(self) -> None:
-        for app in self.apps:
+        for run, app in self.apps:
             if app.poll() is None:
-                app.terminate(2.0)
-                for run in self.obs.runs:
-                    if run.exit_code is None:
-                        run.killed = True
+                run.exit_code = app.terminate(2.0)
+                run.killed = True
         with contextlib.suppress(Exception):
             self.kafka.admin.delete_topics([self.obs.topic], timeout_ms=10000)
         self.kafka.close()
@@ -628,7 +688,9 @@ def run_timeline(
     """
     config = config or HarnessConfig()
     if config.settle_s >= config.idle_timeout_s:
-        raise ValueError("settle time must be shorter than IDLE_TIMEOUT_S, or a correct app stops between bursts")
+        raise ValueError(
+            "settle time must be shorter than IDLE_TIMEOUT_S, or a correct app stops between bursts"
+        )
     owned = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="wordcount-harness-")) if workdir is None else workdir
     timeline: _Timeline | None = None

@@ -90,7 +90,9 @@ def spark_session(app_name: str = "wordcount") -> SparkSession:
     return spark
 
 
-def write_totals(batch_df: DataFrame, batch_id: int, output_dir: str | os.PathLike[str] | None = None) -> Path:
+def write_totals(
+    batch_df: DataFrame, batch_id: int, output_dir: str | os.PathLike[str] | None = None
+) -> Path:
     """Write the running totals of one micro-batch to ``<output_dir>/batch-<batch_id:06d>.tsv``.
 
     Use it inside ``foreachBatch``. ``batch_df`` must hold the word in its first column and the

@@ -1,0 +1,83 @@
+"""Spec validation and per-run parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.errors import SpecError
+from grader.registry import discover
+from grader.spec import load_spec
+
+GOOD = """
+id = "demo"
+title = "Demo"
+description = "d"
+points = 3
+entrypoints = ["run.sh"]
+[params.TOPIC]
+kind = "topic"
+[params.N]
+kind = "int"
+min = 5
+max = 500
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+def test_parameters_are_reproducible_per_seed_and_vary_between_seeds(tmp_path):
+    spec = load_spec(write(tmp_path, GOOD))
+    assert spec.draw_params(7) == spec.draw_params(7)
+    drawn = {tuple(spec.draw_params(seed).items()) for seed in range(20)}
+    assert len(drawn) > 15
+    for seed in range(20):
+        params = spec.draw_params(seed)
+        assert 5 <= params["N"] <= 500
+        assert str(params["TOPIC"]).startswith("hob2026-")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (GOOD.replace('points = 3', 'points = -1'), "points"),
+        (GOOD.replace('entrypoints = ["run.sh"]', 'entrypoints = []'), "entrypoints"),
+        (GOOD.replace('min = 5', 'min = 900'), "larger than max"),
+        (GOOD.replace('[params.N]', '[params.n]'), "environment variable"),
+        (GOOD.replace('kind = "int"', 'kind = "float"'), "params.N"),
+        (GOOD + 'colour = "red"\n', "colour"),
+        ("id = [", "cannot read the spec"),
+    ],
+)
+def test_broken_spec_gives_a_clear_error_naming_file_and_field(tmp_path, change, expected):
+    path = write(tmp_path, change)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_points_must_match_the_checks(tmp_path):
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    (folder / "spec.toml").write_text(GOOD)
+    (folder / "checks.py").write_text(
+        "from grader.checks import check\n\n@check(points=2, title='t')\ndef only(ctx):\n    pass\n"
+    )
+    (assignment,) = discover(tmp_path)
+    with pytest.raises(SpecError, match="says 3 points but the checks add up to 2"):
+        _ = assignment.checks
+
+
+def test_bundled_assignments_are_valid():
+    found = discover()
+    assert [a.id for a in found][:3] == ["topic-create", "produce-sequence", "consume-partition"]
+    for a in found:
+        assert a.checks
+        assert (a.folder / "README.md").is_file()
+        assert any((a.reference / e).is_file() for e in a.spec.entrypoints)
