@@ -12,14 +12,45 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 # reports what matters itself.
 logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
+# kafka-python backs off exponentially up to 30 s between connection attempts; while a broker is
+# still starting (or was just restarted) that turns a 5 s start into 11 s. Retry at least every second.
+RECONNECT_BACKOFF_MAX_MS = 1000
+METADATA_MAX_AGE_MS = 5000
+
 
 def admin_client(bootstrap: str, timeout_ms: int = 10000) -> KafkaAdminClient:
-    """An admin client for ``bootstrap`` (comma-separated host:port list)."""
-    return KafkaAdminClient(
-        bootstrap_servers=bootstrap.split(","),
-        request_timeout_ms=timeout_ms,
-        client_id="grader",
-    )
+    """An admin client for ``bootstrap`` (comma-separated host:port list).
+
+    Raises ``kafka.errors.KafkaTimeoutError`` if no broker answers within ``timeout_ms``.
+    """
+    # KafkaAdminClient starts its IO thread before it bootstraps and does not stop it when the
+    # bootstrap fails, so every failed attempt (callers retry while brokers start) would leak a
+    # thread and its sockets. Build it in two steps to be able to clean up.
+    admin = KafkaAdminClient.__new__(KafkaAdminClient)
+    try:
+        admin.__init__(
+            bootstrap_servers=bootstrap.split(","),
+            request_timeout_ms=timeout_ms,
+            bootstrap_timeout_ms=timeout_ms,
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+            # The broker list is otherwise refreshed every 5 minutes; requests routed to a broker
+            # that joined (or restarted) since then fail with UnknownBrokerIdError until it is.
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
+            client_id="grader",
+        )
+    except BaseException:
+        _discard_half_built(admin)
+        raise
+    return admin
+
+
+def _discard_half_built(admin: KafkaAdminClient) -> None:
+    """Stop what a failed ``KafkaAdminClient.__init__`` already started."""
+    for name, method in (("_metrics", "close"), ("_client", "close"), ("_net", "stop")):
+        part = getattr(admin, name, None)
+        if part is not None:
+            with contextlib.suppress(Exception):
+                getattr(part, method)()
 
 
 def registered_brokers(admin: KafkaAdminClient) -> set[int]:
@@ -101,7 +132,11 @@ class KafkaView:
         self.admin.create_topics([NewTopic(topic, partitions, replication)], timeout_ms=15000)
 
     def end_offsets(self, topic: str) -> dict[int, int]:
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap.split(","), client_id="grader")
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap.split(","),
+            client_id="grader",
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+        )
         try:
             parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
             return {tp.partition: off for tp, off in consumer.end_offsets(parts).items()}
@@ -113,6 +148,7 @@ class KafkaView:
         consumer = KafkaConsumer(
             bootstrap_servers=self.bootstrap.split(","),
             client_id="grader",
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
@@ -138,7 +174,12 @@ class KafkaView:
 
     def produce(self, topic: str, records: list[tuple[int | None, bytes | None, bytes]]) -> None:
         """Write (partition, key, value) records and wait until every one is acknowledged."""
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap.split(","), acks="all", linger_ms=5)
+        producer = KafkaProducer(
+            bootstrap_servers=self.bootstrap.split(","),
+            acks="all",
+            linger_ms=5,
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+        )
         try:
             futures = [producer.send(topic, value=v, key=k, partition=p) for p, k, v in records]
             producer.flush(timeout=30)

@@ -48,9 +48,9 @@ def _submission(name: str, assignments: list[AssignmentResult]) -> SubmissionRes
 def full_marks() -> SubmissionResult:
     checks = [_check("topic-exists", Status.PASSED, 4, 4, message="topic hob2026-abc exists"),
               _check("partitions", Status.PASSED, 6, 6, message="6 partitions, as expected")]
-    a = AssignmentResult(id="topic-create", title="Create a topic", max_points=10, entrypoint="create_topic.sh",
-                         params={"topic": "hob2026-abc", "partitions": 6}, checks=checks,
-                         timings={"student": 2.0, "grader": 3.0, "total": 5.0})
+    a = AssignmentResult(id="topic-create", title="Create a topic", max_points=10,
+                         entrypoint="create_topic.sh", params={"topic": "hob2026-abc", "partitions": 6},
+                         checks=checks, timings={"student": 2.0, "grader": 3.0, "total": 5.0})
     return _submission("alice", [a])
 
 
@@ -75,7 +75,8 @@ def mixed() -> SubmissionResult:
                    hint="pass --partitions 6 to kafka-topics --create",
                    details="kafka-topics --describe:\n" + SCRIPT + "\nPartitionCount: 3"),
             _check("replication", Status.SKIPPED, 0, 3, title="Replication factor 2",
-                   message="not checked because the partitions check failed", hint="fix the partitions first"),
+                   message="not checked because the partitions check failed",
+                   hint="fix the partitions first"),
         ],
         notes=[Note(text="you used --zookeeper; in Kafka 4 write --bootstrap-server"),
                Note(text="your script took 30 s", kind="warning")],
@@ -284,15 +285,19 @@ def test_gradescope_full_marks(full_marks: SubmissionResult, tmp_path: Path) -> 
     assert [t["status"] for t in data["tests"]] == ["passed", "passed"]
 
 
+def _counts(element: ET.Element) -> tuple[str | None, ...]:
+    return tuple(element.get(k) for k in ("tests", "failures", "errors", "skipped"))
+
+
 def test_junit_xml(mixed: SubmissionResult, tmp_path: Path) -> None:
     mixed.assignments[0].checks[1].message += " \x1b[31mred\x1b[0m \x00"
     root = ET.parse(write_reports(mixed, tmp_path)["junit"]).getroot()
     assert root.tag == "testsuites"
-    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("7", "1", "2", "1")
+    assert _counts(root) == ("7", "1", "2", "1")
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert list(suites) == ["topic-create", "produce-sequence", "consume-partition"]
     topic = suites["topic-create"]
-    assert (topic.get("tests"), topic.get("failures"), topic.get("errors"), topic.get("skipped")) == ("3", "1", "0", "1")
+    assert _counts(topic) == ("3", "1", "0", "1")
     assert len(topic.findall("testcase")) == 3
     failure = topic.find("testcase/failure")
     assert failure is not None

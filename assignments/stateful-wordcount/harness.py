@@ -125,14 +125,18 @@ class SubprocessApp:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
 
+    def _running(self) -> bool:
+        return self.proc.poll() is None or _group_alive(self.proc.pid)
+
     def terminate(self, grace_s: float) -> int | None:
         """SIGTERM the group; SIGKILL whatever is left of it (the JVM too) after ``grace_s``."""
-        deadline = time.monotonic() + grace_s
-        if self.proc.poll() is None or _group_alive(self.proc.pid):
+        if self._running():
             self._signal_group(signal.SIGTERM)
-            while time.monotonic() < deadline and (self.proc.poll() is None or _group_alive(self.proc.pid)):
+            deadline = time.monotonic() + grace_s
+            while self._running() and time.monotonic() < deadline:
                 time.sleep(0.05)
-        self._signal_group(signal.SIGKILL)
+            if self._running():
+                self._signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
         return self.proc.returncode

@@ -255,7 +255,10 @@ class KafkaCluster:
         while time.monotonic() < deadline:
             self._raise_if_dead([node])
             with contextlib.suppress(Exception):
-                admin = admin_client(self.bootstrap_servers)
+                # Ask the restarted broker itself: the others still list the killed incarnation as
+                # registered until its session times out, and a broker serves requests only once
+                # it has caught up with the metadata and is unfenced.
+                admin = admin_client(node.address)
                 try:
                     if broker_id in registered_brokers(admin):
                         return
@@ -393,6 +396,7 @@ class KafkaCluster:
     def _wait_ready(self, began: float) -> None:
         """Wait until every broker is registered and a topic with RF=N can be created."""
         from kafka.admin import NewTopic
+        from kafka.errors import TopicAlreadyExistsError
 
         from grader.kafka_util import admin_client, registered_brokers
 
@@ -407,13 +411,22 @@ class KafkaCluster:
                         admin = admin_client(self.bootstrap_servers)
                     registered = registered_brokers(admin)
                     if registered >= set(self.broker_ids):
-                        admin.create_topics([NewTopic(READY_TOPIC, 1, self.size)], timeout_ms=10000)
+                        try:
+                            admin.create_topics([NewTopic(READY_TOPIC, 1, self.size)], timeout_ms=10000)
+                        except TopicAlreadyExistsError:
+                            # An earlier attempt timed out on our side but went through on the
+                            # controller: remove it and create it again on the next round.
+                            admin.delete_topics([READY_TOPIC], timeout_ms=10000)
+                            continue
                         admin.delete_topics([READY_TOPIC], timeout_ms=10000)
                         return
                 except Exception as exc:
                     last_error = exc
-                    if admin is not None and "NoBrokersAvailable" in type(exc).__name__:
-                        admin.close()
+                    # Start over with a fresh client: one that bootstrapped while only some brokers
+                    # were up keeps a stale broker list and can stay stuck on UnknownBrokerIdError.
+                    if admin is not None:
+                        with contextlib.suppress(Exception):
+                            admin.close()
                         admin = None
                 time.sleep(0.1)
         finally:

@@ -87,14 +87,15 @@ def translate(tool: str, args: list[str], bootstrap: str) -> tuple[str, list[str
             if value is None and i + 1 < len(args):
                 i += 1
                 value = args[i]
+            given = name if value is None else f"{name} {value}"
             if name == "--zookeeper":
-                notes.append(Translation(tool, f"--zookeeper {value}", "--bootstrap-server $BOOTSTRAP_SERVERS",
+                notes.append(Translation(tool, given, "--bootstrap-server $BOOTSTRAP_SERVERS",
                                          "Kafka 4 runs without ZooKeeper (KRaft); tools talk to the brokers"))
             elif name == "--broker-list":
-                notes.append(Translation(tool, f"--broker-list {value}", "--bootstrap-server $BOOTSTRAP_SERVERS",
+                notes.append(Translation(tool, given, "--bootstrap-server $BOOTSTRAP_SERVERS",
                                          "--broker-list was removed in Kafka 4.0"))
             elif value != bootstrap:
-                notes.append(Translation(tool, f"--bootstrap-server {value}", "--bootstrap-server $BOOTSTRAP_SERVERS",
+                notes.append(Translation(tool, given, "--bootstrap-server $BOOTSTRAP_SERVERS",
                                          "the sandbox's brokers are in $BOOTSTRAP_SERVERS; do not hard-code hosts"))
             if not have_bootstrap:
                 out += ["--bootstrap-server", bootstrap]

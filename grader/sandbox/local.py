@@ -30,26 +30,44 @@ STUDENT_LIB = Path(grader.__file__).parent / "student"
 
 
 class _CappedReader(threading.Thread):
-    """Drains a pipe completely, keeping the first ``cap`` bytes and counting the rest."""
+    """Drains a pipe completely, keeping its first and last ``cap / 2`` bytes and counting the rest.
+
+    The tail matters as much as the head: a crash's traceback comes last, after pages of logs.
+    """
 
     def __init__(self, pipe, cap: int) -> None:
         super().__init__(daemon=True)
         self.pipe = pipe
-        self.cap = cap
-        self.kept = bytearray()
-        self.dropped = 0
+        self.head_cap = cap - cap // 2
+        self.tail_cap = cap // 2
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
         self.start()
 
     def run(self) -> None:
         for chunk in iter(lambda: self.pipe.read1(65536), b""):
-            room = self.cap - len(self.kept)
+            self.total += len(chunk)
+            room = self.head_cap - len(self.head)
             if room > 0:
-                self.kept += chunk[:room]
-            self.dropped += max(0, len(chunk) - max(room, 0))
+                self.head += chunk[:room]
+                chunk = chunk[room:]
+            if chunk and self.tail_cap:
+                self.tail += chunk
+                del self.tail[: max(0, len(self.tail) - self.tail_cap)]
         self.pipe.close()
 
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.head) - len(self.tail)
+
     def text(self) -> str:
-        return self.kept.decode("utf-8", errors="replace")
+        head = self.head.decode("utf-8", errors="replace")
+        if not self.tail:
+            return head
+        tail = self.tail.decode("utf-8", errors="replace")
+        marker = f"\n[... {self.dropped} bytes cut ...]\n" if self.dropped else ""
+        return head + marker + tail
 
 
 class LocalProcess:
