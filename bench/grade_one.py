@@ -36,12 +36,18 @@ def main() -> None:
         for i in range(args.repeat):
             result = grade_submission(submission, assignments, seed=100 + i)
             t = result.timings
-            extra = {k: v for a in result.assignments for k, v in a.timings.items()
-                     if k not in ("student", "grader", "total")}
+            extra = {
+                k: v
+                for a in result.assignments
+                for k, v in a.timings.items()
+                if k not in ("student", "grader", "total")
+            }
             rows.append(t)
-            print(f"run {i + 1}: score {result.points:g}/{result.max_points:g}  total {t['total']:.2f} s = "
-                  f"cluster start {t['cluster_start']:.2f} + student processes {t['student']:.2f} + "
-                  f"grader's own work {t['grader']:.2f} ({100 * t['grader'] / t['total']:.1f}% of wall time)")
+            print(
+                f"run {i + 1}: score {result.points:g}/{result.max_points:g}  total {t['total']:.2f} s = "
+                f"cluster start {t['cluster_start']:.2f} + student processes {t['student']:.2f} + "
+                f"grader's own work {t['grader']:.2f} ({100 * t['grader'] / t['total']:.1f}% of wall time)"
+            )
             for a in result.assignments:
                 phases = ", ".join(f"{k} {v:.2f}" for k, v in a.timings.items())
                 print(f"    {a.id:<20} {phases}")
@@ -49,8 +55,10 @@ def main() -> None:
                 print(f"    phases: {extra}")
     if len(rows) > 1:
         share = [100 * r["grader"] / r["total"] for r in rows]
-        print(f"median total {statistics.median(r['total'] for r in rows):.2f} s, "
-              f"median grader share {statistics.median(share):.1f}%")
+        print(
+            f"median total {statistics.median(r['total'] for r in rows):.2f} s, "
+            f"median grader share {statistics.median(share):.1f}%"
+        )
 
 
 if __name__ == "__main__":

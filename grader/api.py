@@ -36,7 +36,9 @@ def check(
     from grader.report import write_reports
 
     if not submission.is_dir():
-        raise UsageError(f"{submission} is not a folder; pass the folder that holds topic-create/, produce-sequence/, ...")
+        raise UsageError(
+            f"{submission} is not a folder; pass the folder that holds topic-create/, produce-sequence/, ..."
+        )
     assignments = select(assignment_ids)
     out = out or default_out(submission)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,8 +72,13 @@ def _as_submission(assignments: list[Assignment], source: dict[str, Path], root:
     return root
 
 
-def validate(assignment_ids: list[str] | None = None, *, out: Path | None = None, seed: int | None = None,
-             sandbox_factory: SandboxFactory = local_sandbox) -> Validation:
+def validate(
+    assignment_ids: list[str] | None = None,
+    *,
+    out: Path | None = None,
+    seed: int | None = None,
+    sandbox_factory: SandboxFactory = local_sandbox,
+) -> Validation:
     """Grade every reference solution (expect full marks) and template stub (expect zero, with hints)."""
     from grader.report import write_reports
 
@@ -95,7 +102,9 @@ def validate(assignment_ids: list[str] | None = None, *, out: Path | None = None
                 report.problems.append(f"{kind} of {a.id}: grader error: {a.error or 'a check errored'}")
             elif kind == "reference" and a.points != a.max_points:
                 failed = [f"{c.id}: {c.message}" for c in a.checks if c.status is not Status.PASSED]
-                report.problems.append(f"reference of {a.id} scores {score}, not full marks: " + "; ".join(failed))
+                report.problems.append(
+                    f"reference of {a.id} scores {score}, not full marks: " + "; ".join(failed)
+                )
             elif kind == "template" and a.points != 0:
                 report.problems.append(f"template stub of {a.id} scores {score}; a stub must score 0")
             elif kind == "template" and any(not c.hint for c in a.checks if c.status is not Status.PASSED):

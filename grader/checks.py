@@ -54,9 +54,9 @@ class Check:
         return self.fn.__name__
 
 
-def check(*, points: float, title: str, hint: str = "", requires: Sequence[str] = ()) -> Callable[
-    [Callable[[CheckContext], None]], Check
-]:
+def check(
+    *, points: float, title: str, hint: str = "", requires: Sequence[str] = ()
+) -> Callable[[Callable[[CheckContext], None]], Check]:
     """Register a function as a check worth ``points``; ``requires`` names checks that must pass first."""
 
     def wrap(fn: Callable[[CheckContext], None]) -> Check:
@@ -136,8 +136,15 @@ class CheckContext:
             found = f"{self.spec.id}/ contains {', '.join(names) if names else 'nothing'}"
         return f"expected {wanted}; {found}"
 
-    def run_entrypoint(self, label: str = "run", *, timeout: float | None = None, args: Sequence[str] = (),
-                       stdin: bytes | None = None, env: dict[str, str] | None = None) -> ExecRecord | None:
+    def run_entrypoint(
+        self,
+        label: str = "run",
+        *,
+        timeout: float | None = None,
+        args: Sequence[str] = (),
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ExecRecord | None:
         """Run the entrypoint to completion (or its time limit); None if there is none."""
         entry = self.entrypoint()
         if entry is None:
@@ -158,7 +165,9 @@ class CheckContext:
         entry = self.entrypoint()
         if entry is None:
             return None
-        return self.sandbox.spawn(entry.command, label=label, cwd=self.folder, env={**self.env(), **(env or {})})
+        return self.sandbox.spawn(
+            entry.command, label=label, cwd=self.folder, env={**self.env(), **(env or {})}
+        )
 
 
 def _entrypoint(path: Path) -> Entrypoint:
@@ -172,8 +181,9 @@ def _entrypoint(path: Path) -> Entrypoint:
     except OSError as exc:
         return Entrypoint(path, fallback, False, f"cannot read {path.name}: {exc}")
     if not first.startswith("#!"):
-        return Entrypoint(path, fallback, False,
-                          f"{path.name} has no shebang line; start it with '#!/usr/bin/env bash'")
+        return Entrypoint(
+            path, fallback, False, f"{path.name} has no shebang line; start it with '#!/usr/bin/env bash'"
+        )
     interpreter = first[2:].strip().split()
     exe = interpreter[0] if interpreter else ""
     if exe == "/usr/bin/env" and len(interpreter) > 1:
@@ -181,11 +191,19 @@ def _entrypoint(path: Path) -> Entrypoint:
     else:
         found = os.path.isfile(exe) and os.access(exe, os.X_OK)
     if not found:
-        return Entrypoint(path, fallback, False,
-                          f"the shebang '{first}' names an interpreter that does not exist; "
-                          "use '#!/usr/bin/env bash' (or '#!/bin/bash')")
+        return Entrypoint(
+            path,
+            fallback,
+            False,
+            f"the shebang '{first}' names an interpreter that does not exist; "
+            "use '#!/usr/bin/env bash' (or '#!/bin/bash')",
+        )
     if not os.access(path, os.X_OK):
-        return Entrypoint(path, fallback, False,
-                          f"{path.name} is not executable; run 'chmod +x {path.name}' and commit it "
-                          "('git update-index --chmod=+x' on Windows)")
+        return Entrypoint(
+            path,
+            fallback,
+            False,
+            f"{path.name} is not executable; run 'chmod +x {path.name}' and commit it "
+            "('git update-index --chmod=+x' on Windows)",
+        )
     return Entrypoint(path, [f"./{path.name}"], True)

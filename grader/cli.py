@@ -54,36 +54,58 @@ def cmd_cluster_up(args: argparse.Namespace) -> int:
     from grader.runtime.shims import install
 
     runtime = ensure_runtime()
-    with tempfile.TemporaryDirectory(prefix="grader-cli-") as tmp, KafkaCluster(
-        args.brokers, runtime=runtime, base_port=args.port
-    ) as cluster:
+    with (
+        tempfile.TemporaryDirectory(prefix="grader-cli-") as tmp,
+        KafkaCluster(args.brokers, runtime=runtime, base_port=args.port) as cluster,
+    ):
         bin_dir = Path(tmp) / "bin"
-        install(bin_dir, python=sys.executable, java=str(runtime.java.executable),
-                classpath=runtime.kafka_classpath, log4j=runtime.tools_log4j,
-                bootstrap=cluster.bootstrap_servers, log_file=Path(tmp) / "translations.jsonl")
+        install(
+            bin_dir,
+            python=sys.executable,
+            java=str(runtime.java.executable),
+            classpath=runtime.kafka_classpath,
+            log4j=runtime.tools_log4j,
+            bootstrap=cluster.bootstrap_servers,
+            log_file=Path(tmp) / "translations.jsonl",
+        )
         env_file = Path(tmp) / "env.sh"
-        env_file.write_text(f'export PATH="{bin_dir}:$PATH"\nexport BOOTSTRAP_SERVERS="{cluster.bootstrap_servers}"\n')
-        print(f"Kafka cluster with {args.brokers} broker(s) is ready (KRaft, started in {cluster.start_seconds:.1f} s)")
+        env_file.write_text(
+            f'export PATH="{bin_dir}:$PATH"\nexport BOOTSTRAP_SERVERS="{cluster.bootstrap_servers}"\n'
+        )
+        print(
+            f"Kafka cluster with {args.brokers} broker(s) is ready "
+            f"(KRaft, started in {cluster.start_seconds:.1f} s)"
+        )
         print(f"  bootstrap servers: {cluster.bootstrap_servers}")
         print(f"  broker ids:        {', '.join(map(str, cluster.broker_ids))}")
         print("\nIn another terminal:")
         print(f"  source {env_file}")
         print("  kafka-topics --bootstrap-server $BOOTSTRAP_SERVERS --list")
-        print("  kafka-topics --bootstrap-server $BOOTSTRAP_SERVERS --create --partitions 6 "
-              "--replication-factor 2 --topic hob2026XX-topic")
+        print(
+            "  kafka-topics --bootstrap-server $BOOTSTRAP_SERVERS --create --partitions 6 "
+            "--replication-factor 2 --topic hob2026XX-topic"
+        )
         print("  kafka-topics --bootstrap-server $BOOTSTRAP_SERVERS --describe --topic hob2026XX-topic")
-        print("  seq 20 | kafka-console-producer --bootstrap-server $BOOTSTRAP_SERVERS --topic hob2026XX-topic")
-        print("  kafka-console-consumer --bootstrap-server $BOOTSTRAP_SERVERS --topic hob2026XX-topic "
-              "--from-beginning --partition 0")
-        print("The seminar's 2019 commands (--zookeeper HOST:2181, --broker-list, --new-consumer) work too: "
-              "they are translated and the modern form is printed.")
+        print(
+            "  seq 20 | kafka-console-producer --bootstrap-server $BOOTSTRAP_SERVERS --topic hob2026XX-topic"
+        )
+        print(
+            "  kafka-console-consumer --bootstrap-server $BOOTSTRAP_SERVERS --topic hob2026XX-topic "
+            "--from-beginning --partition 0"
+        )
+        print(
+            "The seminar's 2019 commands (--zookeeper HOST:2181, --broker-list, --new-consumer) work too: "
+            "they are translated and the modern form is printed."
+        )
         print("\nPress Ctrl-C to stop; the cluster and its data are removed.", flush=True)
         began = time.monotonic()
         while True:
             for node in cluster.nodes:
                 if not node.alive():
-                    print(f"broker {node.node_id} stopped unexpectedly; last log lines:\n{node.log_tail()}",
-                          file=sys.stderr)
+                    print(
+                        f"broker {node.node_id} stopped unexpectedly; last log lines:\n{node.log_tail()}",
+                        file=sys.stderr,
+                    )
                     return ExitCode.GRADER_ERROR
             if args.for_seconds is not None and time.monotonic() - began > args.for_seconds:
                 return ExitCode.OK
@@ -118,8 +140,10 @@ def _print_result(result, paths: dict[str, Path]) -> None:  # type: ignore[no-un
                     print(f"          hint: {c.hint}")
         for n in a.notes:
             print(f"  note: {n.text}")
-    print(f"\nTotal: {result.points:g}/{result.max_points:g}   (seed {result.seed}; "
-          f"re-run with --seed {result.seed} for the same parameters)")
+    print(
+        f"\nTotal: {result.points:g}/{result.max_points:g}   (seed {result.seed}; "
+        f"re-run with --seed {result.seed} for the same parameters)"
+    )
     if "html" in paths:
         print(f"Report: {paths['html']}")
 
@@ -127,8 +151,9 @@ def _print_result(result, paths: dict[str, Path]) -> None:  # type: ignore[no-un
 def cmd_check(args: argparse.Namespace) -> int:
     from grader import api
 
-    result, paths = api.check(Path(args.submission), args.assignment, out=Path(args.out) if args.out else None,
-                              seed=args.seed)
+    result, paths = api.check(
+        Path(args.submission), args.assignment, out=Path(args.out) if args.out else None, seed=args.seed
+    )
     _print_result(result, paths)
     if result.has_error:
         return ExitCode.GRADER_ERROR
@@ -148,11 +173,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="grader", description="Grades the Kafka + Spark Streaming seminar's assignments "
-                     "on a real Kafka cluster and real Spark.")
+    parser = _Parser(
+        prog="grader",
+        description="Grades the Kafka + Spark Streaming seminar's assignments "
+        "on a real Kafka cluster and real Spark.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("setup", help="find Java, fetch and cache the Kafka and Spark-Kafka jars (safe to re-run)")
+    p = sub.add_parser(
+        "setup", help="find Java, fetch and cache the Kafka and Spark-Kafka jars (safe to re-run)"
+    )
     p.add_argument("--verify", action="store_true", help="re-check every cached jar's SHA-256")
     p.set_defaults(func=cmd_setup)
 

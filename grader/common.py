@@ -29,16 +29,27 @@ def describe_run(record: ExecRecord, limit: float) -> str:
 
 
 KNOWN_ERRORS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"command not found|No such file or directory.*kafka-"),
-     "a command was not found: the Kafka tools are on PATH as kafka-topics, kafka-console-producer, ... "
-     "(also with .sh); call them by name, not by a path from the course cluster"),
-    (re.compile(r"SyntaxError"), "Python reported a syntax error: run 'python3 -m py_compile FILE' to see where"),
-    (re.compile(r"ModuleNotFoundError: No module named '(\w+)"),
-     "a Python module is missing: only the standard library, kafka-python and pyspark are available"),
-    (re.compile(r"UNKNOWN_TOPIC_OR_PART|UnknownTopicOrPartition|does not exist"),
-     "the topic does not exist: use the name from $TOPIC exactly"),
-    (re.compile(r"Connection to node -1|NoBrokersAvailable|Connection refused"),
-     "it could not reach Kafka: use the brokers from $BOOTSTRAP_SERVERS"),
+    (
+        re.compile(r"command not found|No such file or directory.*kafka-"),
+        "a command was not found: the Kafka tools are on PATH as kafka-topics, kafka-console-producer, ... "
+        "(also with .sh); call them by name, not by a path from the course cluster",
+    ),
+    (
+        re.compile(r"SyntaxError"),
+        "Python reported a syntax error: run 'python3 -m py_compile FILE' to see where",
+    ),
+    (
+        re.compile(r"ModuleNotFoundError: No module named '(\w+)"),
+        "a Python module is missing: only the standard library, kafka-python and pyspark are available",
+    ),
+    (
+        re.compile(r"UNKNOWN_TOPIC_OR_PART|UnknownTopicOrPartition|does not exist"),
+        "the topic does not exist: use the name from $TOPIC exactly",
+    ),
+    (
+        re.compile(r"Connection to node -1|NoBrokersAvailable|Connection refused"),
+        "it could not reach Kafka: use the brokers from $BOOTSTRAP_SERVERS",
+    ),
 ]
 
 
@@ -50,14 +61,20 @@ def known_error_hint(text: str) -> str:
     return ""
 
 
-def runs_cleanly(points: float, state_key: str = "run",
-                 title: str = "Script runs as is and ends by itself with exit status 0") -> Check:
+def runs_cleanly(
+    points: float,
+    state_key: str = "run",
+    title: str = "Script runs as is and ends by itself with exit status 0",
+) -> Check:
     """A check: the entrypoint exists, runs as is (shebang, +x) and its run exited 0 within the limit."""
 
-    @check(points=points, title=title,
-           hint="Keep the template's file name; shell scripts need '#!/usr/bin/env bash' on line 1 and the "
-           "executable bit (chmod +x). It must end on its own with exit status 0: consumers need "
-           "--timeout-ms or --max-messages.")
+    @check(
+        points=points,
+        title=title,
+        hint="Keep the template's file name; shell scripts need '#!/usr/bin/env bash' on line 1 and the "
+        "executable bit (chmod +x). It must end on its own with exit status 0: consumers need "
+        "--timeout-ms or --max-messages.",
+    )
     def runs_cleanly(ctx: CheckContext) -> None:
         entry = ctx.entrypoint()
         record: ExecRecord | None = ctx.state.get(state_key)
@@ -65,13 +82,18 @@ def runs_cleanly(points: float, state_key: str = "run",
             ctx.fail(ctx.missing_entrypoint_message())
         problems = []
         if not entry.runnable_as_is:
-            problems.append(f"{entry.problem} (the grader ran it with '{entry.command[0]}' so that the other "
-                            "checks still count)")
+            problems.append(
+                f"{entry.problem} (the grader ran it with '{entry.command[0]}' so that the other "
+                "checks still count)"
+            )
         limit = ctx.spec.limits.run_seconds
         if record.returncode != 0 or record.timed_out:
             explanation = known_error_hint(record.stderr)
-            problems.append(f"expected exit status 0 within {limit:.0f} s, but " + describe_run(record, limit)
-                            + (f"\nLikely cause: {explanation}" if explanation else ""))
+            problems.append(
+                f"expected exit status 0 within {limit:.0f} s, but "
+                + describe_run(record, limit)
+                + (f"\nLikely cause: {explanation}" if explanation else "")
+            )
         ctx.expect(not problems, "\n".join(problems))
 
     return runs_cleanly

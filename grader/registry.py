@@ -24,8 +24,8 @@ def assignments_root() -> Path:
     if (REPO_ROOT / "assignments").is_dir():
         return REPO_ROOT / "assignments"
     spec = importlib.util.find_spec("grader_assignments")
-    if spec is not None and spec.submission_search_locations:
-        return Path(next(iter(spec.submission_search_locations)))
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
     return REPO_ROOT / "assignments"
 
 
@@ -82,7 +82,8 @@ class Assignment:
         total = sum(c.points for c in checks)
         if abs(total - self.spec.points) > 1e-9:
             raise SpecError(
-                f"{self.folder}: spec.toml says {self.spec.points:g} points but the checks add up to {total:g}"
+                f"{self.folder}: spec.toml says {self.spec.points:g} points "
+                f"but the checks add up to {total:g}"
             )
         return checks
 
@@ -91,12 +92,16 @@ def discover(root: Path | None = None) -> list[Assignment]:
     """Every assignment under ``root``, in spec order."""
     root = root or assignments_root()
     if not root.is_dir():
-        raise UsageError(f"no assignments folder at {root}; set GRADER_ASSIGNMENTS to the course's assignments/")
+        raise UsageError(
+            f"no assignments folder at {root}; set GRADER_ASSIGNMENTS to the course's assignments/"
+        )
     found = []
     for spec_file in sorted(root.glob("*/spec.toml")):
         spec = load_spec(spec_file)
         if spec.id != spec_file.parent.name:
-            raise SpecError(f"{spec_file}: id {spec.id!r} must equal the folder name {spec_file.parent.name!r}")
+            raise SpecError(
+                f"{spec_file}: id {spec.id!r} must equal the folder name {spec_file.parent.name!r}"
+            )
         found.append(Assignment(spec_file.parent, spec))
     return sorted(found, key=lambda a: (a.spec.order, a.id))
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 SCHEMA_VERSION = 1
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Outcome of one check."""
 
     PASSED = "passed"
@@ -97,7 +97,9 @@ class AssignmentResult(BaseModel):
 
     @property
     def passed(self) -> bool:
-        return not self.has_error and all(c.status is Status.PASSED for c in self.checks) and bool(self.checks)
+        return (
+            not self.has_error and all(c.status is Status.PASSED for c in self.checks) and bool(self.checks)
+        )
 
 
 class SubmissionResult(BaseModel):

@@ -44,7 +44,9 @@ def _run_checks(assignment: Assignment, ctx: CheckContext, result: AssignmentRes
                 status, message, details = Status.FAILED, failure.message, failure.details
             except Exception as exc:
                 status = Status.ERROR
-                message = f"the grader failed while checking this ({type(exc).__name__}: {exc}); not your fault"
+                message = (
+                    f"the grader failed while checking this ({type(exc).__name__}: {exc}); not your fault"
+                )
                 details = traceback.format_exc()
         outcome[chk.id] = status
         result.checks.append(
@@ -91,9 +93,16 @@ def grade_assignment(assignment: Assignment, sandbox: Sandbox, seed: int) -> Ass
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         result.checks = [
-            CheckResult(id=c.id, title=c.title, status=Status.ERROR, points=0.0, max_points=c.points,
-                        message="not checked: the grader failed before this check (see the error above); "
-                        "not your fault", details=traceback.format_exc())
+            CheckResult(
+                id=c.id,
+                title=c.title,
+                status=Status.ERROR,
+                points=0.0,
+                max_points=c.points,
+                message="not checked: the grader failed before this check (see the error above); "
+                "not your fault",
+                details=traceback.format_exc(),
+            )
             for c in checks
         ]
     finally:
@@ -102,8 +111,12 @@ def grade_assignment(assignment: Assignment, sandbox: Sandbox, seed: int) -> Ass
     result.runs = ctx.runs
     student = sum(r.duration_s for r in ctx.runs) + float(ctx.state.get("student_seconds", 0.0))
     total = time.monotonic() - began
-    result.timings = {"student": round(student, 3), "grader": round(max(0.0, total - student), 3),
-                      "total": round(total, 3), **ctx.state.get("timings", {})}
+    result.timings = {
+        "student": round(student, 3),
+        "grader": round(max(0.0, total - student), 3),
+        "total": round(total, 3),
+        **ctx.state.get("timings", {}),
+    }
     return result
 
 
@@ -144,8 +157,12 @@ def grade_submission(
         for assignment in assignments:
             if assignment.id not in done:
                 result.assignments.append(
-                    AssignmentResult(id=assignment.id, title=assignment.spec.title,
-                                     max_points=assignment.spec.points, error=f"{type(exc).__name__}: {exc}")
+                    AssignmentResult(
+                        id=assignment.id,
+                        title=assignment.spec.title,
+                        max_points=assignment.spec.points,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
                 )
         keep_logs = True
     finally:

@@ -104,7 +104,9 @@ class AssignmentSpec(_Strict):
     def _env_names(cls, params: dict[str, Param]) -> dict[str, Param]:
         for name in params:
             if not ENV_NAME.match(name):
-                raise ValueError(f"parameter name {name!r} must look like an environment variable (e.g. TOPIC)")
+                raise ValueError(
+                    f"parameter name {name!r} must look like an environment variable (e.g. TOPIC)"
+                )
         return params
 
     @field_validator("entrypoints")
@@ -115,7 +117,7 @@ class AssignmentSpec(_Strict):
                 raise ValueError(f"entrypoint {name!r} must be a plain file name")
         return names
 
-    def draw_params(self, seed: int) -> dict[str, int | str]:
+    def draw_params(self, seed: int) -> dict[str, str | int | float]:
         """This run's parameter values: a pure function of (seed, assignment id, parameter name)."""
         return {
             name: param.draw(random.Random(f"{seed}:{self.id}:{name}")) for name, param in self.params.items()

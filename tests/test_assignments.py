@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.registry import Assignment, select, template_root
+from grader.registry import select, template_root
 from grader.results import AssignmentResult, Status
 from grader.runner import grade_submission
 from grader.runtime.cluster import KafkaCluster
@@ -36,7 +36,9 @@ def grade(cluster: KafkaCluster, assignment_id: str, source: Path, tmp_path: Pat
         shutil.copytree(source, submission / assignment_id, symlinks=True)
     (assignment,) = select([assignment_id])
     result = grade_submission(
-        submission, [assignment], seed=next(_seeds),
+        submission,
+        [assignment],
+        seed=next(_seeds),
         sandbox_factory=lambda sub, brokers, limits: LocalSandbox(sub, limits=limits, cluster=cluster),
     )
     (res,) = result.assignments
@@ -95,17 +97,40 @@ CASES = [
     ("topic-create", "python_style", {}, {}),
     ("topic-create", "five_partitions", {"six_partitions": F}, {"six_partitions": "found 5"}),
     ("topic-create", "rf_one", {"replication_factor": F}, {"replication_factor": "partition 0: 1"}),
-    ("topic-create", "hardcoded_topic",
-     {"topic_exists": F, "six_partitions": S, "replication_factor": S, "replicas_spread": S, "second_run_safe": S},
-     {"topic_exists": "hob201942-topic"}),
+    (
+        "topic-create",
+        "hardcoded_topic",
+        {
+            "topic_exists": F,
+            "six_partitions": S,
+            "replication_factor": S,
+            "replicas_spread": S,
+            "second_run_safe": S,
+        },
+        {"topic_exists": "hob201942-topic"},
+    ),
     ("topic-create", "pinned_replicas", {"replicas_spread": F}, {"replicas_spread": "hold no replica"}),
     ("topic-create", "recreates", {"second_run_safe": F}, {"second_run_safe": "deleted and re-created"}),
     ("topic-create", "not_executable", {"runs_cleanly": F}, {"runs_cleanly": "chmod +x"}),
-    ("topic-create", "wrong_shebang", {"runs_cleanly": F}, {"runs_cleanly": "interpreter that does not exist"}),
-    ("topic-create", "syntax_error",
-     {"runs_cleanly": F, "topic_exists": F, "six_partitions": S, "replication_factor": S, "replicas_spread": S,
-      "second_run_safe": S},
-     {"runs_cleanly": "syntax error"}),
+    (
+        "topic-create",
+        "wrong_shebang",
+        {"runs_cleanly": F},
+        {"runs_cleanly": "interpreter that does not exist"},
+    ),
+    (
+        "topic-create",
+        "syntax_error",
+        {
+            "runs_cleanly": F,
+            "topic_exists": F,
+            "six_partitions": S,
+            "replication_factor": S,
+            "replicas_spread": S,
+            "second_run_safe": S,
+        },
+        {"runs_cleanly": "syntax error"},
+    ),
     ("produce-sequence", "seminar_literal", {}, {}),
     ("produce-sequence", "python_style", {}, {}),
     ("produce-sequence", "fixed_twenty", {"all_values": F}, {"all_values": "largest number written is 20"}),
@@ -113,23 +138,38 @@ CASES = [
     ("produce-sequence", "twice", {"no_duplicates": F}, {"no_duplicates": "×2"}),
     ("consume-partition", "seminar_literal", {}, {}),
     ("consume-partition", "python_style", {}, {}),
-    ("consume-partition", "whole_topic", {"exact_partition": F, "nothing_from_others": F},
-     {"exact_partition": "whole topic"}),
-    ("consume-partition", "partition_zero", {"exact_partition": F, "nothing_from_others": F},
-     {"exact_partition": "you printed partition 0"}),
+    (
+        "consume-partition",
+        "whole_topic",
+        {"exact_partition": F, "nothing_from_others": F},
+        {"exact_partition": "whole topic"},
+    ),
+    (
+        "consume-partition",
+        "partition_zero",
+        {"exact_partition": F, "nothing_from_others": F},
+        {"exact_partition": "you printed partition 0"},
+    ),
     ("consume-partition", "never_stops", {"runs_cleanly": F}, {"runs_cleanly": "killed"}),
     ("consume-partition", "noisy_stdout", {"clean_stdout": F}, {"clean_stdout": "Reading partition"}),
-    ("consume-partition", "crashes",
-     {"runs_cleanly": F, "exact_partition": F, "nothing_from_others": F, "clean_stdout": F},
-     {"runs_cleanly": "KeyError"}),
-    ("consume-partition", "floods_output",
-     {"runs_cleanly": F, "exact_partition": F, "nothing_from_others": F, "clean_stdout": F},
-     {"runs_cleanly": "killed"}),
+    (
+        "consume-partition",
+        "crashes",
+        {"runs_cleanly": F, "exact_partition": F, "nothing_from_others": F, "clean_stdout": F},
+        {"runs_cleanly": "KeyError"},
+    ),
+    (
+        "consume-partition",
+        "floods_output",
+        {"runs_cleanly": F, "exact_partition": F, "nothing_from_others": F, "clean_stdout": F},
+        {"runs_cleanly": "killed"},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("assignment_id", "name", "failing", "messages"), CASES,
-                         ids=[f"{c[0]}-{c[1]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("assignment_id", "name", "failing", "messages"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES]
+)
 def test_submission_loses_exactly_the_right_checks(cluster, tmp_path, assignment_id, name, failing, messages):
     res = grade(cluster, assignment_id, SUBMISSIONS / assignment_id / name, tmp_path)
     assert res.error is None

@@ -44,11 +44,23 @@ def test_broken_spec_is_a_grader_error_exit_3(capsys, tmp_path, monkeypatch):
 
 
 @pytest.mark.kafka
-@pytest.mark.parametrize(("example", "code"), [("good-student", ExitCode.OK), ("flawed-student", ExitCode.FAILED)])
+@pytest.mark.parametrize(
+    ("example", "code"), [("good-student", ExitCode.OK), ("flawed-student", ExitCode.FAILED)]
+)
 def test_check_exit_code_and_reports(example, code, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["check", str(ROOT / "examples" / example), "-a", "produce-sequence", "--out", str(out),
-               "--seed", "7"])
+    rc = main(
+        [
+            "check",
+            str(ROOT / "examples" / example),
+            "-a",
+            "produce-sequence",
+            "--out",
+            str(out),
+            "--seed",
+            "7",
+        ]
+    )
     assert rc == code
     printed = capsys.readouterr().out
     assert "Total:" in printed
@@ -62,8 +74,13 @@ def test_check_exit_code_and_reports(example, code, tmp_path, capsys):
 @pytest.mark.kafka
 def test_cluster_up_prints_how_to_use_it_and_ctrl_c_leaves_nothing(tmp_path):
     env = dict(os.environ, TMPDIR=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-m", "grader", "cluster", "up", "--brokers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader", "cluster", "up", "--brokers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     lines = []
     deadline = time.monotonic() + 120
     assert proc.stdout is not None

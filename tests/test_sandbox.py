@@ -37,8 +37,9 @@ def test_satisfies_the_sandbox_protocol(sandbox):
 
 
 def test_student_sees_documented_env_and_seminar_cli_but_no_grader_internals(sandbox, kafka_cluster):
-    record = sandbox.run(["bash", "-c", "env; command -v kafka-topics kafka-console-consumer.sh"],
-                         label="env", timeout=30)
+    record = sandbox.run(
+        ["bash", "-c", "env; command -v kafka-topics kafka-console-consumer.sh"], label="env", timeout=30
+    )
     assert record.returncode == 0
     assert f"BOOTSTRAP_SERVERS={kafka_cluster.bootstrap_servers}" in record.stdout
     assert "/kafka-topics" in record.stdout
@@ -50,7 +51,9 @@ def test_student_sees_documented_env_and_seminar_cli_but_no_grader_internals(san
 
 def test_time_limit_kills_the_whole_process_group(sandbox, tmp_path):
     pids = tmp_path / "pids"
-    record = sandbox.run(["bash", "-c", f"sleep 300 & echo $! > {pids}; sleep 300"], label="hang", timeout=1.5)
+    record = sandbox.run(
+        ["bash", "-c", f"sleep 300 & echo $! > {pids}; sleep 300"], label="hang", timeout=1.5
+    )
     assert record.timed_out
     child = int(pids.read_text())
     deadline = time.monotonic() + 5
@@ -60,8 +63,11 @@ def test_time_limit_kills_the_whole_process_group(sandbox, tmp_path):
 
 
 def test_output_is_capped_but_fully_drained(sandbox):
-    record = sandbox.run(["bash", "-c", "echo first; head -c 3000000 /dev/zero | tr '\\0' x; echo last"],
-                         label="flood", timeout=30)
+    record = sandbox.run(
+        ["bash", "-c", "echo first; head -c 3000000 /dev/zero | tr '\\0' x; echo last"],
+        label="flood",
+        timeout=30,
+    )
     assert record.returncode == 0
     assert record.stdout.startswith("first\nxxx")
     assert record.stdout.endswith("xxxlast\n")

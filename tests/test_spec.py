@@ -45,10 +45,10 @@ def test_parameters_are_reproducible_per_seed_and_vary_between_seeds(tmp_path):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (GOOD.replace('points = 3', 'points = -1'), "points"),
-        (GOOD.replace('entrypoints = ["run.sh"]', 'entrypoints = []'), "entrypoints"),
-        (GOOD.replace('min = 5', 'min = 900'), "larger than max"),
-        (GOOD.replace('[params.N]', '[params.n]'), "environment variable"),
+        (GOOD.replace("points = 3", "points = -1"), "points"),
+        (GOOD.replace('entrypoints = ["run.sh"]', "entrypoints = []"), "entrypoints"),
+        (GOOD.replace("min = 5", "min = 900"), "larger than max"),
+        (GOOD.replace("[params.N]", "[params.n]"), "environment variable"),
         (GOOD.replace('kind = "int"', 'kind = "float"'), "params.N"),
         (GOOD + 'colour = "red"\n', "colour"),
         ("id = [", "cannot read the spec"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 from grader.checks import CheckContext, check
 from grader.common import preview, runs_cleanly
@@ -40,9 +41,12 @@ def _values(ctx: CheckContext) -> list[int]:
 runs = runs_cleanly(2)
 
 
-@check(points=3, title="Every number 1..N is in the topic",
-       hint="Use N from the environment: seq \"$N\" | kafka-console-producer --bootstrap-server "
-       "\"$BOOTSTRAP_SERVERS\" --topic \"$TOPIC\"")
+@check(
+    points=3,
+    title="Every number 1..N is in the topic",
+    hint='Use N from the environment: seq "$N" | kafka-console-producer --bootstrap-server '
+    '"$BOOTSTRAP_SERVERS" --topic "$TOPIC"',
+)
 def all_values(ctx: CheckContext) -> None:
     n = ctx.params["N"]
     present = set(_values(ctx))
@@ -54,17 +58,26 @@ def all_values(ctx: CheckContext) -> None:
         ctx.fail(f"expected every number 1..{n} (N={n}); {found}; missing {preview(missing)}")
 
 
-@check(points=2, title="No number written twice",
-       hint="Run the producer once; do not send the sequence again (and do not retry a whole batch by hand).")
+@check(
+    points=2,
+    title="No number written twice",
+    hint="Run the producer once; do not send the sequence again (and do not retry a whole batch by hand).",
+)
 def no_duplicates(ctx: CheckContext) -> None:
     counts = Counter(_values(ctx))
     dupes = sorted(v for v, c in counts.items() if c > 1)
-    ctx.expect(not dupes, f"expected each number once; {len(dupes)} numbers appear more than once, e.g. "
-               + ", ".join(f"{v} ×{counts[v]}" for v in dupes[:8]))
+    ctx.expect(
+        not dupes,
+        f"expected each number once; {len(dupes)} numbers appear more than once, e.g. "
+        + ", ".join(f"{v} ×{counts[v]}" for v in dupes[:8]),
+    )
 
 
-@check(points=1, title="Nothing but 1..N in the topic",
-       hint="Start at 1, not 0 (seq N prints 1..N), and write nothing else into the topic.")
+@check(
+    points=1,
+    title="Nothing but 1..N in the topic",
+    hint="Start at 1, not 0 (seq N prints 1..N), and write nothing else into the topic.",
+)
 def nothing_else(ctx: CheckContext) -> None:
     n = ctx.params["N"]
     values = _values(ctx)
@@ -78,13 +91,18 @@ def nothing_else(ctx: CheckContext) -> None:
     ctx.expect(not problems, "expected only the numbers 1..N; found " + "; ".join(problems))
 
 
-@check(points=2, title="Each partition's numbers are in increasing order",
-       hint="Send the numbers in order from one producer (Kafka keeps order within a partition only).")
+@check(
+    points=2,
+    title="Each partition's numbers are in increasing order",
+    hint="Send the numbers in order from one producer (Kafka keeps order within a partition only).",
+)
 def partition_order(ctx: CheckContext) -> None:
     _values(ctx)
     for partition, values in sorted(ctx.state["per_partition"].items()):
         first_seen = list(dict.fromkeys(values))
-        for a, b in zip(first_seen, first_seen[1:], strict=False):
+        for a, b in pairwise(first_seen):
             if b < a:
-                ctx.fail(f"expected increasing numbers within each partition; partition {partition} has {a} "
-                         f"before {b}: {preview(first_seen)}")
+                ctx.fail(
+                    f"expected increasing numbers within each partition; partition {partition} has {a} "
+                    f"before {b}: {preview(first_seen)}"
+                )

@@ -19,8 +19,11 @@ from grader.checks import CheckContext, check
 from grader.common import tail
 from grader.results import ExecRecord
 
-_spec = importlib.util.spec_from_file_location("grader_wordcount_harness", Path(__file__).with_name("harness.py"))
-assert _spec is not None and _spec.loader is not None
+_spec = importlib.util.spec_from_file_location(
+    "grader_wordcount_harness", Path(__file__).with_name("harness.py")
+)
+assert _spec is not None
+assert _spec.loader is not None
 harness = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = harness
 _spec.loader.exec_module(harness)
@@ -30,21 +33,32 @@ IDLE_TIMEOUT_S = 8.0
 
 # Errors students meet when they submit the seminar's code, or trip over the contract.
 DIAGNOSES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"lambda \(|SyntaxError: .*(parenthes|tuple)|Python 2", re.S),
-     "Python 2 syntax: 'lambda (x, line): ...' unpacks a tuple in the parameter list, which Python 3 "
-     "removed. Write 'lambda kv: kv[1]' (or a def) — and use Structured Streaming, not DStreams."),
-    (re.compile(r"No module named 'pyspark\.streaming\.kafka'|pyspark\.streaming\.kafka"),
-     "pyspark.streaming.kafka (KafkaUtils) was removed in Spark 3.0. Read Kafka with Structured Streaming: "
-     "spark.readStream.format('kafka').option('kafka.bootstrap.servers', ...).option('subscribe', TOPIC)."),
-    (re.compile(r"UnicodeEncodeError|UnicodeDecodeError"),
-     "a Unicode error: the corpus has Cyrillic words. Decode values as UTF-8 (CAST(value AS STRING)) and "
-     "write files with encoding='utf-8' (write_totals from seminar_spark does)."),
-    (re.compile(r"Failed to find data source: kafka|ClassNotFoundException.*kafka", re.I),
-     "Spark could not find the Kafka source: build the session with seminar_spark.spark_session() or put "
-     "$SPARK_KAFKA_JARS into spark.jars."),
-    (re.compile(r"KeyError: '([A-Z_]+)'"),
-     "a missing environment variable: the app gets BOOTSTRAP_SERVERS, TOPIC, CHECKPOINT_DIR, OUTPUT_DIR, "
-     "TRIGGER_SECONDS and IDLE_TIMEOUT_S."),
+    (
+        re.compile(r"lambda \(|SyntaxError: .*(parenthes|tuple)|Python 2", re.S),
+        "Python 2 syntax: 'lambda (x, line): ...' unpacks a tuple in the parameter list, which Python 3 "
+        "removed. Write 'lambda kv: kv[1]' (or a def) — and use Structured Streaming, not DStreams.",
+    ),
+    (
+        re.compile(r"No module named 'pyspark\.streaming\.kafka'|pyspark\.streaming\.kafka"),
+        "pyspark.streaming.kafka (KafkaUtils) was removed in Spark 3.0. Read Kafka with Structured "
+        "Streaming: "
+        "spark.readStream.format('kafka').option('kafka.bootstrap.servers', ...).option('subscribe', TOPIC).",
+    ),
+    (
+        re.compile(r"UnicodeEncodeError|UnicodeDecodeError"),
+        "a Unicode error: the corpus has Cyrillic words. Decode values as UTF-8 (CAST(value AS STRING)) and "
+        "write files with encoding='utf-8' (write_totals from seminar_spark does).",
+    ),
+    (
+        re.compile(r"Failed to find data source: kafka|ClassNotFoundException.*kafka", re.I),
+        "Spark could not find the Kafka source: build the session with seminar_spark.spark_session() or put "
+        "$SPARK_KAFKA_JARS into spark.jars.",
+    ),
+    (
+        re.compile(r"KeyError: '([A-Z_]+)'"),
+        "a missing environment variable: the app gets BOOTSTRAP_SERVERS, TOPIC, CHECKPOINT_DIR, OUTPUT_DIR, "
+        "TRIGGER_SECONDS and IDLE_TIMEOUT_S.",
+    ),
     (re.compile(r"not implemented yet"), "the template stub is still in place: write wordcount.py."),
 ]
 
@@ -71,7 +85,11 @@ class _Starter:
             raise FileNotFoundError(self.ctx.missing_entrypoint_message())
         local = self.scratch / f"spark-local-{n}"
         local.mkdir(parents=True, exist_ok=True)
-        label = "run 1 (bursts 1-2, then stopped by the grader)" if n == 1 else f"run {n} (restart from checkpoint)"
+        label = (
+            "run 1 (bursts 1-2, then stopped by the grader)"
+            if n == 1
+            else f"run {n} (restart from checkpoint)"
+        )
         proc = self.ctx.spawn_entrypoint(label, env={**env, "SPARK_LOCAL_DIRS": str(local)})
         self.procs.append(proc)
         return proc
@@ -134,7 +152,9 @@ def diff(expected: dict[str, int], found: dict[str, int] | None, limit: int = 6)
     extra = [w for w in found if w not in expected]
     parts = []
     if wrong:
-        parts.append("wrong counts: " + ", ".join(f"{w!r} expected {e} found {f}" for w, e, f in wrong[:limit]))
+        parts.append(
+            "wrong counts: " + ", ".join(f"{w!r} expected {e} found {f}" for w, e, f in wrong[:limit])
+        )
     if missing:
         parts.append(f"missing words: {', '.join(map(repr, missing[:limit]))}")
     if extra:
@@ -162,8 +182,11 @@ def _crash(ctx: CheckContext) -> tuple[int, ExecRecord | None] | None:
 # -- checks ----------------------------------------------------------------------------------------
 
 
-@check(points=2, title="The app starts, reads Kafka and does not crash",
-       hint="Run it yourself against 'grader cluster up' first; read the stderr of the run in the report.")
+@check(
+    points=2,
+    title="The app starts, reads Kafka and does not crash",
+    hint="Run it yourself against 'grader cluster up' first; read the stderr of the run in the report.",
+)
 def runs(ctx: CheckContext) -> None:
     crash = _crash(ctx)
     if crash is not None:
@@ -172,16 +195,24 @@ def runs(ctx: CheckContext) -> None:
             run = ctx.state["obs"].runs[number - 1]
             ctx.fail(f"run {number} could not be started: {run.start_error}")
         cause = diagnose(record.stderr)
-        ctx.fail(f"expected the app to keep running and count; run {number} exited with status "
-                 f"{record.returncode}. Last lines of stderr:\n{tail(record.stderr, 8)}"
-                 + (f"\nLikely cause: {cause}" if cause else ""))
-    ctx.expect(_observed(ctx), "the app never wrote an output file: expected OUTPUT_DIR/batch-NNNNNN.tsv after "
-               "every micro-batch (use foreachBatch with seminar_spark.write_totals)")
+        ctx.fail(
+            f"expected the app to keep running and count; run {number} exited with status "
+            f"{record.returncode}. Last lines of stderr:\n{tail(record.stderr, 8)}"
+            + (f"\nLikely cause: {cause}" if cause else "")
+        )
+    ctx.expect(
+        _observed(ctx),
+        "the app never wrote an output file: expected OUTPUT_DIR/batch-NNNNNN.tsv after "
+        "every micro-batch (use foreachBatch with seminar_spark.write_totals)",
+    )
 
 
-@check(points=2, title="Words are split on whitespace, case kept, no empty word",
-       hint="split(line, '[ \\t]+') and drop empty strings (splitting on a single ' ' makes the seminar's "
-       "(u'', 1)); do not lower-case: 'Kafka' and 'kafka' are different words.")
+@check(
+    points=2,
+    title="Words are split on whitespace, case kept, no empty word",
+    hint="split(line, '[ \\t]+') and drop empty strings (splitting on a single ' ' makes the seminar's "
+    "(u'', 1)); do not lower-case: 'Kafka' and 'kafka' are different words.",
+)
 def tokenisation(ctx: CheckContext) -> None:
     observed = _observed(ctx)
     ctx.expect(observed, "no output to check: the app never wrote its totals")
@@ -189,22 +220,29 @@ def tokenisation(ctx: CheckContext) -> None:
     found, expected = latest.snapshot, latest.expected
     problems = []
     if "" in found:
-        problems.append(f"the empty word '' is counted ({found['']} times): runs of spaces or a leading space "
-                        "give empty strings when you split on a single space")
+        problems.append(
+            f"the empty word '' is counted ({found['']} times): runs of spaces or a leading space "
+            "give empty strings when you split on a single space"
+        )
     spaced = [w for w in found if w and re.search(r"\s", w)]
     if spaced:
         problems.append(f"words contain whitespace, e.g. {spaced[:3]}: split on spaces and tabs")
     if _lowercased(found, expected):
-        problems.append("every word is lower-cased, e.g. 'Kafka' and 'kafka' were merged: the contract counts "
-                        "words exactly as written")
+        problems.append(
+            "every word is lower-cased, e.g. 'Kafka' and 'kafka' were merged: the contract counts "
+            "words exactly as written"
+        )
     elif any(w != w.upper() for w in expected) and all(w == w.upper() for w in found if w):
         problems.append("every word is upper-cased: the contract counts words exactly as written")
     ctx.expect(not problems, "; ".join(problems))
 
 
-@check(points=3, title="Running totals: after each burst the output holds the totals of all bursts so far",
-       hint="Keep state across micro-batches: groupBy('word').count() with outputMode('complete') (the "
-       "modern updateStateByKey) — not a count of each batch alone.")
+@check(
+    points=3,
+    title="Running totals: after each burst the output holds the totals of all bursts so far",
+    hint="Keep state across micro-batches: groupBy('word').count() with outputMode('complete') (the "
+    "modern updateStateByKey) — not a count of each batch alone.",
+)
 def running_totals(ctx: CheckContext) -> None:
     obs = ctx.state["obs"]
     observed = _observed(ctx)
@@ -215,25 +253,39 @@ def running_totals(ctx: CheckContext) -> None:
         alone = canonical(obs.burst_alone[k - 1], found)
         want = canonical(phase.expected, found)
         if k >= 2 and found == alone and found != want:
-            ctx.fail(f"after burst {k} the output holds the counts of burst {k} alone, not the totals of bursts "
-                     f"1..{k}: this is a per-batch count (like reduceByKey on each batch); expected e.g. "
-                     + diff(want, found, 3))
-    proven = [p for p in observed if int(p.name.removeprefix("burst")) >= 2
-              and _strip(p.snapshot) == canonical(p.expected, _strip(p.snapshot))]
+            ctx.fail(
+                f"after burst {k} the output holds the counts of burst {k} alone, not the totals of bursts "
+                f"1..{k}: this is a per-batch count (like reduceByKey on each batch); expected e.g. "
+                + diff(want, found, 3)
+            )
+    proven = [
+        p
+        for p in observed
+        if int(p.name.removeprefix("burst")) >= 2
+        and _strip(p.snapshot) == canonical(p.expected, _strip(p.snapshot))
+    ]
     if not proven:
         last = observed[-1]
-        ctx.fail(f"expected the totals of bursts 1..k after burst k; after {last.name} found: "
-                 + diff(canonical(last.expected, _strip(last.snapshot)), _strip(last.snapshot)))
+        ctx.fail(
+            f"expected the totals of bursts 1..k after burst k; after {last.name} found: "
+            + diff(canonical(last.expected, _strip(last.snapshot)), _strip(last.snapshot))
+        )
 
 
-@check(points=2, title="State survives a restart from the checkpoint (no loss, no double counting)",
-       hint="Pass CHECKPOINT_DIR as the query's checkpointLocation: Spark keeps offsets and state there and a "
-       "restarted query continues exactly where it stopped.", requires=["running_totals"])
+@check(
+    points=2,
+    title="State survives a restart from the checkpoint (no loss, no double counting)",
+    hint="Pass CHECKPOINT_DIR as the query's checkpointLocation: Spark keeps offsets and state there and a "
+    "restarted query continues exactly where it stopped.",
+    requires=["running_totals"],
+)
 def checkpoint_restart(ctx: CheckContext) -> None:
     obs = ctx.state["obs"]
     phase = obs.phase("burst3")
-    ctx.expect(phase is not None and phase.snapshot is not None and phase.new_files,
-               "after the restart the app wrote no output for the data that arrived while it was down")
+    ctx.expect(
+        phase is not None and phase.snapshot is not None and phase.new_files,
+        "after the restart the app wrote no output for the data that arrived while it was down",
+    )
     found = _strip(phase.snapshot)
     want = canonical(phase.expected, found)
     if found == want:
@@ -241,17 +293,25 @@ def checkpoint_restart(ctx: CheckContext) -> None:
     lost = canonical(dict(Counter(phase.expected) - Counter(obs.burst_alone[0])), found)
     doubled = canonical(dict(Counter(phase.expected) + Counter(obs.expected[1])), found)
     if found == lost:
-        ctx.fail("after the restart the words of burst 1 are gone: the grader deleted burst 1's records from Kafka "
-                 "(as retention would) while the app was down, so only the checkpoint still knew them — the "
-                 "state was not restored from CHECKPOINT_DIR")
+        ctx.fail(
+            "after the restart the words of burst 1 are gone: the grader deleted burst 1's records from "
+            "Kafka "
+            "(as retention would) while the app was down, so only the checkpoint still knew them — the "
+            "state was not restored from CHECKPOINT_DIR"
+        )
     if found == doubled:
-        ctx.fail("after the restart bursts 1-2 are counted twice: the app re-read data its checkpoint had "
-                 "already counted")
+        ctx.fail(
+            "after the restart bursts 1-2 are counted twice: the app re-read data its checkpoint had "
+            "already counted"
+        )
     ctx.fail("after the restart expected the totals of bursts 1..3: " + diff(want, found))
 
 
-@check(points=3, title="Exact final counts over all bursts",
-       hint="Every word of every record, counted once, exactly as written (see the tokenisation check).")
+@check(
+    points=3,
+    title="Exact final counts over all bursts",
+    hint="Every word of every record, counted once, exactly as written (see the tokenisation check).",
+)
 def final_counts(ctx: CheckContext) -> None:
     obs = ctx.state["obs"]
     expected = obs.expected[-1]
@@ -260,26 +320,37 @@ def final_counts(ctx: CheckContext) -> None:
     snapshot = final.snapshot if final is not None and final.new_files else None
     if snapshot is None:
         seen = observed[-1].name if observed else None
-        ctx.fail(f"expected the totals of all {len(obs.expected)} bursts; the app wrote nothing after the last "
-                 "burst" + (f" (its last output was after {seen})" if seen else ""))
+        ctx.fail(
+            f"expected the totals of all {len(obs.expected)} bursts; the app wrote nothing after the last "
+            "burst" + (f" (its last output was after {seen})" if seen else "")
+        )
     ctx.expect(snapshot == expected, "expected the exact totals of all bursts: " + diff(expected, snapshot))
 
 
-@check(points=2, title="Stops by itself (exit status 0) once the data has ended",
-       hint="Watch the query's progress (query.lastProgress / recentProgress): once no new rows arrived for "
-       "IDLE_TIMEOUT_S seconds, query.stop() and spark.stop(). Do not stop at the first empty batch: data can "
-       "pause between bursts.")
+@check(
+    points=2,
+    title="Stops by itself (exit status 0) once the data has ended",
+    hint="Watch the query's progress (query.lastProgress / recentProgress): once no new rows arrived for "
+    "IDLE_TIMEOUT_S seconds, query.stop() and spark.stop(). Do not stop at the first empty batch: data can "
+    "pause between bursts.",
+)
 def stops_by_itself(ctx: CheckContext) -> None:
     obs = ctx.state["obs"]
     early = obs.early_exit
     if early is not None:
-        ctx.fail(f"run {early.run} stopped by itself after {early.bursts_produced_at_exit} of {len(obs.expected)} "
-                 f"bursts, before all data was counted (exit status {early.exit_code}): the data only pauses "
-                 f"between bursts; stop after {IDLE_TIMEOUT_S:g} s without new rows, not at the first idle batch")
+        ctx.fail(
+            f"run {early.run} stopped by itself after {early.bursts_produced_at_exit} of {len(obs.expected)} "
+            f"bursts, before all data was counted (exit status {early.exit_code}): the data only pauses "
+            f"between bursts; stop after {IDLE_TIMEOUT_S:g} s without new rows, not at the first idle batch"
+        )
     final = obs.runs[-1] if obs.runs else None
     ctx.expect(final is not None, "the app was never started")
     limit = IDLE_TIMEOUT_S + harness.HarnessConfig().stop_extra_s
     if final.killed:
-        ctx.fail(f"expected the app to exit within {limit:g} s after the last data; it was still running and was "
-                 "killed: it never stops by itself")
-    ctx.expect(final.exit_code == 0, f"expected exit status 0 after the data ended; it exited with {final.exit_code}")
+        ctx.fail(
+            f"expected the app to exit within {limit:g} s after the last data; it was still running and was "
+            "killed: it never stops by itself"
+        )
+    ctx.expect(
+        final.exit_code == 0, f"expected exit status 0 after the data ended; it exited with {final.exit_code}"
+    )

@@ -34,24 +34,35 @@ def _info(ctx: CheckContext) -> TopicInfo:
 runs = runs_cleanly(2)
 
 
-@check(points=2, title="Topic exists under the name in $TOPIC",
-       hint="Use the name from the environment: --topic \"$TOPIC\" (it changes on every run).")
+@check(
+    points=2,
+    title="Topic exists under the name in $TOPIC",
+    hint='Use the name from the environment: --topic "$TOPIC" (it changes on every run).',
+)
 def topic_exists(ctx: CheckContext) -> None:
     topic = ctx.params["TOPIC"]
     if ctx.state["after_first"] is None:
         others = ctx.state["topics"]
-        found = f"the cluster has these topics: {', '.join(others)}" if others else "the cluster has no topics"
+        found = (
+            f"the cluster has these topics: {', '.join(others)}" if others else "the cluster has no topics"
+        )
         ctx.fail(f"expected a topic named {topic!r} ($TOPIC); {found}")
 
 
-@check(points=2, title="Topic has 6 partitions", hint="Create it with --partitions 6.", requires=["topic_exists"])
+@check(
+    points=2, title="Topic has 6 partitions", hint="Create it with --partitions 6.", requires=["topic_exists"]
+)
 def six_partitions(ctx: CheckContext) -> None:
     n = len(_info(ctx).partitions)
     ctx.expect(n == PARTITIONS, f"expected {PARTITIONS} partitions on {ctx.params['TOPIC']!r}, found {n}")
 
 
-@check(points=2, title="Replication factor 2 on every partition", hint="Create it with --replication-factor 2.",
-       requires=["topic_exists"])
+@check(
+    points=2,
+    title="Replication factor 2 on every partition",
+    hint="Create it with --replication-factor 2.",
+    requires=["topic_exists"],
+)
 def replication_factor(ctx: CheckContext) -> None:
     wrong = {p.partition: len(p.replicas) for p in _info(ctx).partitions if len(p.replicas) != REPLICATION}
     if wrong:
@@ -59,9 +70,13 @@ def replication_factor(ctx: CheckContext) -> None:
         ctx.fail(f"expected {REPLICATION} replicas on every partition; found {found}")
 
 
-@check(points=1, title="Replicas on distinct brokers, spread over the cluster",
-       hint="Let Kafka place the replicas (no --replica-assignment): each partition's copies must live on "
-       "different brokers, and the partitions should use every broker.", requires=["topic_exists"])
+@check(
+    points=1,
+    title="Replicas on distinct brokers, spread over the cluster",
+    hint="Let Kafka place the replicas (no --replica-assignment): each partition's copies must live on "
+    "different brokers, and the partitions should use every broker.",
+    requires=["topic_exists"],
+)
 def replicas_spread(ctx: CheckContext) -> None:
     info = _info(ctx)
     same = [p.partition for p in info.partitions if len(set(p.replicas)) != len(p.replicas)]
@@ -69,27 +84,42 @@ def replicas_spread(ctx: CheckContext) -> None:
     used = {b for p in info.partitions for b in p.replicas}
     expected = registered_brokers(ctx.kafka.admin)
     idle = sorted(expected - used)
-    ctx.expect(not idle, f"expected the replicas to use all {len(expected)} brokers; broker(s) {idle} hold "
-               f"no replica (replicas: { {p.partition: list(p.replicas) for p in info.partitions} })")
+    ctx.expect(
+        not idle,
+        f"expected the replicas to use all {len(expected)} brokers; broker(s) {idle} hold "
+        f"no replica (replicas: { {p.partition: list(p.replicas) for p in info.partitions} })",
+    )
 
 
-@check(points=1, title="Running the script a second time breaks nothing",
-       hint="Make it idempotent: kafka-topics --create --if-not-exists (or check --list first); never "
-       "delete and re-create the topic.", requires=["topic_exists"])
+@check(
+    points=1,
+    title="Running the script a second time breaks nothing",
+    hint="Make it idempotent: kafka-topics --create --if-not-exists (or check --list first); never "
+    "delete and re-create the topic.",
+    requires=["topic_exists"],
+)
 def second_run_safe(ctx: CheckContext) -> None:
     second = ctx.state.get("second_run")
     after = ctx.state.get("after_second")
     ctx.expect(after is not None, "after the second run the topic is gone")
     before = _info(ctx)
     ctx.expect(
-        len(after.partitions) == len(before.partitions) and after.replication_factors == before.replication_factors,
+        len(after.partitions) == len(before.partitions)
+        and after.replication_factors == before.replication_factors,
         f"the second run changed the topic: {len(before.partitions)} -> {len(after.partitions)} partitions",
     )
-    ctx.expect(ctx.state.get("marker_kept"), "the record written between the two runs is gone: the second run "
-               "deleted and re-created the topic, which loses data")
+    ctx.expect(
+        ctx.state.get("marker_kept"),
+        "the record written between the two runs is gone: the second run "
+        "deleted and re-created the topic, which loses data",
+    )
     if second is not None and second.returncode != 0:
         output = second.stderr + second.stdout
-        ctx.expect("already exists" in output,
-                   f"the second run failed with exit status {second.returncode}: {output.strip()[-300:]}")
-        ctx.note("On the second run kafka-topics said the topic already exists and exited with status "
-                 f"{second.returncode}: harmless here, but --if-not-exists makes the script idempotent.")
+        ctx.expect(
+            "already exists" in output,
+            f"the second run failed with exit status {second.returncode}: {output.strip()[-300:]}",
+        )
+        ctx.note(
+            "On the second run kafka-topics said the topic already exists and exited with status "
+            f"{second.returncode}: harmless here, but --if-not-exists makes the script idempotent."
+        )

@@ -54,12 +54,27 @@ class Sandbox(Protocol):
     def scratch_dir(self, name: str) -> Path:
         """A fresh folder inside the sandbox for the grader's own files (checkpoints, outputs)."""
 
-    def spawn(self, cmd: list[str], *, label: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-              stdin: bytes | None = None) -> SandboxProcess:
+    def spawn(
+        self,
+        cmd: list[str],
+        *,
+        label: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+    ) -> SandboxProcess:
         """Start ``cmd`` in the background under the sandbox's limits."""
 
-    def run(self, cmd: list[str], *, label: str, timeout: float, cwd: Path | None = None,
-            env: dict[str, str] | None = None, stdin: bytes | None = None) -> ExecRecord:
+    def run(
+        self,
+        cmd: list[str],
+        *,
+        label: str,
+        timeout: float,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+    ) -> ExecRecord:
         """Run ``cmd`` to completion or until ``timeout`` (then the whole group is killed)."""
 
     def translations(self) -> list[Translation]:

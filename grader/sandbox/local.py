@@ -73,7 +73,9 @@ class _CappedReader(threading.Thread):
 class LocalProcess:
     """A student process group started by :class:`LocalSandbox`."""
 
-    def __init__(self, cmd: list[str], label: str, proc: subprocess.Popen, cap: int, stdin: bytes | None) -> None:
+    def __init__(
+        self, cmd: list[str], label: str, proc: subprocess.Popen, cap: int, stdin: bytes | None
+    ) -> None:
         self.cmd = cmd
         self.label = label
         self.proc = proc
@@ -81,7 +83,8 @@ class LocalProcess:
         self.ended: float | None = None
         self.timed_out = False
         self.killed_by_grader = False
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         self._out = _CappedReader(proc.stdout, cap)
         self._err = _CappedReader(proc.stderr, cap)
         if proc.stdin is not None:
@@ -243,10 +246,13 @@ class LocalSandbox:
 
     def base_env(self) -> dict[str, str]:
         """The documented environment every student process gets (before assignment parameters)."""
-        assert self._root is not None and self.runtime is not None
+        assert self._root is not None
+        assert self.runtime is not None
         python_bin = str(Path(sys.executable).parent)
         return {
-            "PATH": os.pathsep.join([str(self._root / "bin"), python_bin, "/usr/local/bin", "/usr/bin", "/bin"]),
+            "PATH": os.pathsep.join(
+                [str(self._root / "bin"), python_bin, "/usr/local/bin", "/usr/bin", "/bin"]
+            ),
             "HOME": str(self._root / "home"),
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
@@ -270,8 +276,15 @@ class LocalSandbox:
         if os.getuid() != 0:
             resource.setrlimit(resource.RLIMIT_NPROC, (2048, 2048))
 
-    def spawn(self, cmd: list[str], *, label: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-              stdin: bytes | None = None) -> LocalProcess:
+    def spawn(
+        self,
+        cmd: list[str],
+        *,
+        label: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+    ) -> LocalProcess:
         full_env = self.base_env()
         full_env.update(env or {})
         proc = subprocess.Popen(
@@ -288,13 +301,22 @@ class LocalSandbox:
         self._procs.append(handle)
         return handle
 
-    def run(self, cmd: list[str], *, label: str, timeout: float, cwd: Path | None = None,
-            env: dict[str, str] | None = None, stdin: bytes | None = None) -> ExecRecord:
+    def run(
+        self,
+        cmd: list[str],
+        *,
+        label: str,
+        timeout: float,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+    ) -> ExecRecord:
         try:
             handle = self.spawn(cmd, label=label, cwd=cwd, env=env, stdin=stdin)
         except OSError as exc:
-            return ExecRecord(label=label, command=cmd, returncode=None, duration_s=0.0,
-                              stderr=f"could not start: {exc}")
+            return ExecRecord(
+                label=label, command=cmd, returncode=None, duration_s=0.0, stderr=f"could not start: {exc}"
+            )
         if handle.wait(timeout) is None:
             handle.kill_at_limit()
         return handle.record()

@@ -1,0 +1,151 @@
+"""stateful-wordcount on a real cluster and real Spark: the reference gets full marks, the stub zero,
+and every realistic mistake loses exactly the right checks with the right message."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.registry import select, template_root
+from grader.results import AssignmentResult, Status
+from grader.runner import grade_submission
+from grader.sandbox.local import LocalSandbox
+
+ID = "stateful-wordcount"
+SUBMISSIONS = Path(__file__).parent / "submissions" / ID
+P, F, S = Status.PASSED, Status.FAILED, Status.SKIPPED
+_seeds = itertools.count(5000)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.spark]
+
+
+def grade(cluster, source: Path, tmp_path: Path) -> AssignmentResult:
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    if source.exists():
+        shutil.copytree(source, submission / ID)
+    (assignment,) = select([ID])
+    result = grade_submission(
+        submission,
+        [assignment],
+        seed=next(_seeds),
+        sandbox_factory=lambda sub, brokers, limits: LocalSandbox(sub, limits=limits, cluster=cluster),
+    )
+    (res,) = result.assignments
+    return res
+
+
+def expected(failing: dict[str, Status]) -> dict[str, Status]:
+    (a,) = select([ID])
+    return {c.id: failing.get(c.id, P) for c in a.checks}
+
+
+def statuses(res: AssignmentResult) -> dict[str, Status]:
+    return {c.id: c.status for c in res.checks}
+
+
+def message(res: AssignmentResult, check_id: str) -> str:
+    return next(c.message for c in res.checks if c.id == check_id)
+
+
+def spark_leftovers() -> list[str]:
+    """Spark JVMs (SparkSubmit) still running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "org.apache.spark.deploy.SparkSubmit" in cmd and str(os.getpid()) != entry.name:
+                found.append(cmd[:120])
+    return found
+
+
+def test_reference_scores_full_marks_and_leaves_nothing_behind(kafka_cluster, tmp_path):
+    (a,) = select([ID])
+    res = grade(kafka_cluster, a.reference, tmp_path)
+    assert res.error is None
+    assert res.points == res.max_points == 14, {c.id: c.message for c in res.checks}
+    assert res.timings["spark_start_run1"] > 0
+    assert spark_leftovers() == []
+
+
+def test_template_stub_scores_zero_with_guidance(kafka_cluster, tmp_path):
+    res = grade(kafka_cluster, template_root() / ID, tmp_path)
+    assert res.error is None
+    assert res.points == 0
+    assert "not implemented yet" in message(res, "runs")
+    assert all(c.hint for c in res.checks if c.status is F)
+
+
+CASES = [
+    (
+        "per_batch",
+        {"running_totals": F, "checkpoint_restart": S, "final_counts": F},
+        {"running_totals": "per-batch count"},
+    ),
+    ("empty_word", {"tokenisation": F, "final_counts": F}, {"tokenisation": "the empty word '' is counted"}),
+    ("lowercase", {"tokenisation": F, "final_counts": F}, {"tokenisation": "lower-cased"}),
+    ("never_stops", {"stops_by_itself": F}, {"stops_by_itself": "never stops by itself"}),
+    (
+        "stops_first_burst",
+        {"stops_by_itself": F, "final_counts": F},
+        {"stops_by_itself": "before all data was counted"},
+    ),
+    (
+        "no_checkpoint",
+        {"checkpoint_restart": F, "final_counts": F},
+        {"checkpoint_restart": "the state was not restored from CHECKPOINT_DIR"},
+    ),
+    (
+        "cyrillic_crash",
+        {
+            "runs": F,
+            "tokenisation": F,
+            "running_totals": F,
+            "checkpoint_restart": S,
+            "final_counts": F,
+            "stops_by_itself": F,
+        },
+        {"runs": "Cyrillic"},
+    ),
+    (
+        "seminar_dstream",
+        {
+            "runs": F,
+            "tokenisation": F,
+            "running_totals": F,
+            "checkpoint_restart": S,
+            "final_counts": F,
+            "stops_by_itself": F,
+        },
+        {"runs": "lambda kv: kv[1]"},
+    ),
+    (
+        "seminar_kafkautils",
+        {
+            "runs": F,
+            "tokenisation": F,
+            "running_totals": F,
+            "checkpoint_restart": S,
+            "final_counts": F,
+            "stops_by_itself": F,
+        },
+        {"runs": "removed in Spark 3.0"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "failing", "messages"), CASES, ids=[c[0] for c in CASES])
+def test_wrong_submission_loses_exactly_the_right_checks(kafka_cluster, tmp_path, name, failing, messages):
+    res = grade(kafka_cluster, SUBMISSIONS / name, tmp_path)
+    assert res.error is None
+    assert statuses(res) == expected(failing), {c.id: c.message for c in res.checks}
+    for check_id, text in messages.items():
+        assert text in message(res, check_id)
+    assert spark_leftovers() == []
