@@ -22,10 +22,10 @@ _seeds = itertools.count(1000)
 pytestmark = pytest.mark.kafka
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with KafkaCluster(3) as running:
-        yield running
+@pytest.fixture
+def cluster(kafka_cluster):
+    """The session's 3-broker cluster; every grading uses its own randomised topic names."""
+    return kafka_cluster
 
 
 def grade(cluster: KafkaCluster, assignment_id: str, source: Path, tmp_path: Path) -> AssignmentResult:

@@ -4,7 +4,6 @@ and every realistic mistake loses exactly the right checks with the right messag
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
 from pathlib import Path
 
@@ -53,16 +52,22 @@ def message(res: AssignmentResult, check_id: str) -> str:
 
 
 def spark_leftovers() -> list[str]:
-    """Spark JVMs (SparkSubmit) still running."""
+    """Spark JVMs (SparkSubmit) started inside a grader sandbox that are still running.
+
+    Sandbox processes carry TMPDIR=<grader-sandbox-*>/home, which tells them apart from any other
+    Spark on the machine.
+    """
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if "org.apache.spark.deploy.SparkSubmit" in cmd and str(os.getpid()) != entry.name:
-                found.append(cmd[:120])
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if "org.apache.spark.deploy.SparkSubmit" in cmd and b"grader-sandbox-" in environ:
+            found.append(f"{entry.name}: {cmd[:120]}")
     return found
 
 

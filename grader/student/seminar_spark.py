@@ -50,8 +50,11 @@ SPARK_SETTINGS: dict[str, str] = {
     # Talk to ourselves over loopback: no host name lookups.
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
+    # Adaptive query execution does not apply to streaming queries (Spark warns and turns it off).
+    "spark.sql.adaptive.enabled": "false",
     # JVM start-up: the quick JIT compiler only and the simple garbage collector are faster
-    # for short jobs on few cores (measured: the session starts about 1 s sooner).
+    # for short jobs on few cores (measured on 2 cores: the session starts about 1 s sooner,
+    # the first micro-batch is done 2-3 s sooner). No perf-data file in /tmp either.
     "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData",
 }
 
@@ -75,15 +78,38 @@ def kafka_jars() -> str:
     return ",".join(str(jar) for jar in ensure_runtime().spark_kafka_jars)
 
 
+def _extra_java_options() -> str:
+    """JVM options that depend on the environment.
+
+    * ``$TMPDIR`` (if set): the JVM's temporary files go there too, like Python's.
+    * ``$SPARK_CDS_ARCHIVE`` (if it names a file): a class-data-sharing archive made once by
+      the grader with ``-XX:ArchiveClassesAtExit``. The JVM maps Spark's classes from it instead
+      of loading them one by one: the session starts about 2 s sooner. A missing or outdated
+      archive is simply not used.
+    """
+    options = ""
+    tmp = os.environ.get("TMPDIR", "")
+    if tmp and Path(tmp).is_dir() and not any(c.isspace() for c in tmp):
+        options += f" -Djava.io.tmpdir={tmp}"
+    archive = os.environ.get("SPARK_CDS_ARCHIVE", "")
+    if archive and Path(archive).is_file() and not any(c.isspace() for c in archive):
+        options += f" -XX:SharedArchiveFile={archive} -Xlog:cds=off -Xlog:cds+dynamic=off"
+    return options
+
+
 def spark_session(app_name: str = "wordcount") -> SparkSession:
     """A local SparkSession (``local[2]``) that can read Kafka; log level WARN.
 
-    Starting Spark takes a while (about 5-20 s): call this once, at the start of your program.
+    Starting Spark takes a while (about 3-20 s): call this once, at the start of your program.
     """
     from pyspark.sql import SparkSession
 
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # read by Spark before any setting
+    settings = dict(SPARK_SETTINGS)
+    java_options = settings.get("spark.driver.extraJavaOptions", "") + _extra_java_options()
+    settings["spark.driver.extraJavaOptions"] = java_options.strip()
     builder = SparkSession.builder.master("local[2]").appName(app_name).config("spark.jars", kafka_jars())
-    for key, value in SPARK_SETTINGS.items():
+    for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")

@@ -1,14 +1,17 @@
 """Run the stateful-wordcount harness on the reference and every wrong submission (not a test).
 
-    .venv/bin/python tests/submissions/stateful-wordcount/try_harness.py [name ...]
+    .venv/bin/python tests/submissions/stateful-wordcount/try_harness.py [--no-cds] [name ...]
 
-One KafkaCluster serves all runs (each run gets its own topic and temp dir). Prints a compact
-summary per submission and whether the deviation it is meant to show was seen.
+One KafkaCluster serves all runs (each run gets its own topic and temp dir). Unless --no-cds,
+a JVM class-data archive of Spark is built first (in the temp dir) and offered to every app
+through SPARK_CDS_ARCHIVE. Prints a compact summary per submission and whether the deviation
+it is meant to show was seen.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import sys
 import tempfile
@@ -65,6 +68,7 @@ def lowered(counts: dict[str, int]) -> dict[str, int]:
     return dict(merged)
 
 
+PY_ERROR = re.compile(r"^([\w.]+\.)?\w*(Error|Exception): ")
 Check = Callable[[object, Path], tuple[bool, str]]
 
 
@@ -146,7 +150,7 @@ def summarize(name: str, obs, logs: Path) -> bool:  # type: ignore[no-untyped-de
         print(f"   run {run.run}: spark start {run.spark_start_s} s, exit {run.exit_code} ({how}) "
               f"after {run.exit_after_s} s" + (f", start error {run.start_error}" if run.start_error else ""))
         err = stderr_of(logs, run.run).strip().splitlines()
-        last = next((ln for ln in reversed(err) if "Error" in ln or "Exception" in ln), "")
+        last = next((ln for ln in reversed(err) if PY_ERROR.match(ln)), "")
         if last and not run.terminated_by_grader and run.exit_code not in (0, None):
             print(f"     stderr: {last[:150]}")
     for p in obs.phases:
@@ -155,7 +159,9 @@ def summarize(name: str, obs, logs: Path) -> bool:  # type: ignore[no-untyped-de
               f"{p.duration_s} s, new files {files}] {'' if p.matched else diff(p.snapshot, p.expected)}"
               + (f" problems: {p.problems[:2]}" if p.problems else ""))
     if obs.stop_wait_s is not None:
-        print(f"   waited {obs.stop_wait_s} s for the exit; exit {obs.exit_after_last_output_s} s after last output")
+        after = obs.exit_after_last_output_s
+        print(f"   waited {obs.stop_wait_s} s for the exit"
+              + (f"; it came {after} s after the last output file" if after is not None else ""))
     if obs.error:
         print(f"   HARNESS ERROR: {obs.error.strip().splitlines()[-1]}")
     ok, what = EXPECTATIONS[name](obs, logs)
@@ -163,30 +169,43 @@ def summarize(name: str, obs, logs: Path) -> bool:  # type: ignore[no-untyped-de
     return ok
 
 
-def main(names: list[str]) -> int:
-    names = names or list(SUBMISSIONS)
+def main(args: list[str]) -> int:
+    use_cds = "--no-cds" not in args
+    names = [a for a in args if not a.startswith("--")] or list(SUBMISSIONS)
     jars = ",".join(str(j) for j in ensure_runtime().spark_kafka_jars)
     results: dict[str, bool] = {}
+    totals: dict[str, dict[str, float]] = {}
     began = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="try-wordcount-"))
+    extra_env: dict[str, str] = {}
     try:
+        if use_cds:
+            archive = root / "spark-classes.jsa"
+            seconds = harness.build_class_archive(archive)
+            print(f"class archive built in {seconds:.1f} s ({archive.stat().st_size >> 20} MB)")
+            extra_env["SPARK_CDS_ARCHIVE"] = str(archive)
         with KafkaCluster(brokers=3) as cluster:
             print(f"cluster up in {cluster.start_seconds:.1f} s: {cluster.bootstrap_servers}")
             for name in names:
                 folder = root / name
                 logs = folder / "logs"
                 logs.mkdir(parents=True)
-                starter = harness.SubprocessStarter(SUBMISSIONS[name], logs)
+                starter = harness.SubprocessStarter(SUBMISSIONS[name], logs, extra_env=extra_env)
                 try:
                     obs = harness.run_timeline(
                         cluster, starter, harness.HarnessConfig(seed=name, spark_kafka_jars=jars), folder / "work"
                     )
                     results[name] = summarize(name, obs, logs)
+                    totals[name] = obs.timings
                 finally:
                     starter.stop_all()
                 sys.stdout.flush()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    print("-- timings (s): name, total, sleeping, spark start run 1 / run 2")
+    for name, t in totals.items():
+        print(f"   {name:20} {t.get('total_s', 0):6.1f} {t.get('sleep_s', 0):6.1f}   "
+              f"{t.get('spark_start_run1_s', '-')} / {t.get('spark_start_run2_s', '-')}")
     print(f"-- {sum(results.values())}/{len(results)} as expected in {time.monotonic() - began:.0f} s: "
           + ", ".join(f"{n}={'ok' if ok else 'NO'}" for n, ok in results.items()))
     return 0 if all(results.values()) and len(results) == len(names) else 1
