@@ -18,10 +18,12 @@ RECONNECT_BACKOFF_MAX_MS = 1000
 METADATA_MAX_AGE_MS = 5000
 
 
-def admin_client(bootstrap: str, timeout_ms: int = 10000) -> KafkaAdminClient:
+def admin_client(bootstrap: str, timeout_ms: int = 10000, connect_timeout_ms: int | None = None
+                 ) -> KafkaAdminClient:
     """An admin client for ``bootstrap`` (comma-separated host:port list).
 
-    Raises ``kafka.errors.KafkaTimeoutError`` if no broker answers within ``timeout_ms``.
+    Raises ``kafka.errors.KafkaTimeoutError`` if no broker answers within ``connect_timeout_ms``
+    (default: ``timeout_ms``, the per-request timeout).
     """
     # KafkaAdminClient starts its IO thread before it bootstraps and does not stop it when the
     # bootstrap fails, so every failed attempt (callers retry while brokers start) would leak a
@@ -31,7 +33,7 @@ def admin_client(bootstrap: str, timeout_ms: int = 10000) -> KafkaAdminClient:
         admin.__init__(
             bootstrap_servers=bootstrap.split(","),
             request_timeout_ms=timeout_ms,
-            bootstrap_timeout_ms=timeout_ms,
+            bootstrap_timeout_ms=timeout_ms if connect_timeout_ms is None else connect_timeout_ms,
             reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
             # The broker list is otherwise refreshed every 5 minutes; requests routed to a broker
             # that joined (or restarted) since then fail with UnknownBrokerIdError until it is.

@@ -88,8 +88,10 @@ def nothing_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     leaked = own_kafka_processes()
     left = sorted(p.name for p in private.glob(CLUSTER_DIR_GLOB))
     shutil.rmtree(private, ignore_errors=True)
-    assert not leaked, f"Kafka processes still running at the end of the session: {leaked}"
-    assert not left, f"cluster data directories left behind in {private}: {left}"
+    assert (leaked, left) == ({}, []), (
+        f"left behind at the end of the session: Kafka processes {leaked} (pid: cluster id), "
+        f"cluster data directories {left} (in {private})"
+    )
 
 
 # -- clusters ----------------------------------------------------------------------------------------
@@ -169,7 +171,9 @@ def kafka_shell(kafka_cluster: KafkaCluster, tmp_path_factory: pytest.TempPathFa
 
 
 def wait_until(probe: Callable[[], T | None], what: str, timeout: float = 45.0, interval: float = 0.25) -> T:
-    """Call ``probe`` until it returns something truthy (exceptions count as "not yet"); fail after ``timeout``."""
+    """Call ``probe`` until it returns something truthy; exceptions count as "not yet".
+
+    Fails the test after ``timeout`` seconds with the last value or exception seen."""
     deadline = time.monotonic() + timeout
     last: object = None
     while True:

@@ -12,7 +12,7 @@ from grader.runtime.java import MIN_JAVA, _major_version, find_java
 
 
 def fake_java(folder: Path, version_line: str, exit_code: int = 0) -> Path:
-    """A ``bin/java`` script under ``folder`` that prints ``version_line`` to stderr like ``java -version``."""
+    """A ``folder/bin/java`` script that prints ``version_line`` to stderr, as ``java -version`` does."""
     exe = folder / "bin" / "java"
     exe.parent.mkdir(parents=True)
     exe.write_text(f"#!/bin/sh\necho '{version_line}' >&2\nexit {exit_code}\n")
@@ -38,7 +38,8 @@ def test_major_version_parsing(output: str, major: int | None) -> None:
 def test_real_java_is_found() -> None:
     java = find_java()
     assert java.major >= MIN_JAVA
-    assert java.executable.is_file() and os.access(java.executable, os.X_OK)
+    assert java.executable.is_file()
+    assert os.access(java.executable, os.X_OK)
     assert (java.home / "bin" / "java").exists()
 
 

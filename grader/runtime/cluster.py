@@ -34,6 +34,9 @@ from grader.runtime.jars import Runtime, cache_root, ensure_runtime
 HOST = "127.0.0.1"
 MAX_VOTERS = 3
 READY_TOPIC = "__grader_ready"
+# While brokers start, give up each connection attempt after this long and look again whether a
+# broker process died (so a broker that cannot start is reported at once, not after a timeout).
+CONNECT_POLL_MS = 1500
 JVM_FLAGS = (
     "-XX:+UseSerialGC",
     "-XX:TieredStopAtLevel=1",
@@ -258,14 +261,16 @@ class KafkaCluster:
                 # Ask the restarted broker itself: the others still list the killed incarnation as
                 # registered until its session times out, and a broker serves requests only once
                 # it has caught up with the metadata and is unfenced.
-                admin = admin_client(node.address)
+                admin = admin_client(node.address, connect_timeout_ms=CONNECT_POLL_MS)
                 try:
                     if broker_id in registered_brokers(admin):
                         return
                 finally:
                     admin.close()
             time.sleep(0.3)
-        raise ClusterStartError(f"broker {broker_id} did not re-register within {timeout:.0f} s:\n{node.log_tail()}")
+        raise ClusterStartError(
+            f"broker {broker_id} did not re-register within {timeout:.0f} s:\n{node.log_tail()}"
+        )
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -278,9 +283,9 @@ class KafkaCluster:
             taken = [p for p in ports + controller_ports if port_in_use(p)]
             if taken:
                 raise ClusterStartError(
-                    f"port(s) {', '.join(map(str, taken))} on {HOST} are already in use, so the cluster cannot "
-                    "start there. Stop whatever uses them (another 'grader cluster up'?) or pick another base "
-                    "port; without a base port the grader picks free ports itself."
+                    f"port(s) {', '.join(map(str, taken))} on {HOST} are already in use, so the cluster "
+                    "cannot start there. Stop whatever uses them (another 'grader cluster up'?) or pick "
+                    "another base port; without a base port the grader picks free ports itself."
                 )
         else:
             ports = [free_port() for _ in range(self.size)]
@@ -389,8 +394,9 @@ class KafkaCluster:
                 if "Address already in use" in tail:
                     cause = f" Port {node.port} or {node.controller_port} was taken by another process."
                 raise ClusterStartError(
-                    f"Kafka broker {node.node_id} exited during start-up (exit code {node.process.returncode})."
-                    f"{cause}\nLast lines of its log ({node.log_file}):\n{tail}"
+                    f"Kafka broker {node.node_id} exited during start-up "
+                    f"(exit code {node.process.returncode}).{cause}\n"
+                    f"Last lines of its log ({node.log_file}):\n{tail}"
                 )
 
     def _wait_ready(self, began: float) -> None:
@@ -408,7 +414,7 @@ class KafkaCluster:
                 self._raise_if_dead(self.nodes)
                 try:
                     if admin is None:
-                        admin = admin_client(self.bootstrap_servers)
+                        admin = admin_client(self.bootstrap_servers, connect_timeout_ms=CONNECT_POLL_MS)
                     registered = registered_brokers(admin)
                     if registered >= set(self.broker_ids):
                         try:

@@ -112,7 +112,8 @@ def _ivy_module(bundle: Bundle) -> str:
     for coordinate in bundle.coordinates:
         org, name, rev = coordinate.split(":")
         deps.append(
-            f'<dependency org="{escape(org)}" name="{escape(name)}" rev="{escape(rev)}" conf="default->default"/>'
+            f'<dependency org="{escape(org)}" name="{escape(name)}" rev="{escape(rev)}" '
+            'conf="default->default"/>'
         )
     return (
         '<ivy-module version="2.0"><info organisation="grader" module="'
@@ -197,11 +198,14 @@ def _resolve(bundle: Bundle, java: JavaRuntime, progress: bool) -> None:
             bar.done()
         jars = sorted((staging / "lib").glob("*.jar")) if (staging / "lib").is_dir() else []
         if rc != 0 or not jars:
-            problems = [ln.strip() for ln in lines if "UNRESOLVED" in ln or "::" in ln and "not found" in ln]
+            problems = [
+                ln.strip() for ln in lines if "UNRESOLVED" in ln or ("::" in ln and "not found" in ln)
+            ]
             problems += [ln.strip() for ln in lines if "Connection refused" in ln or "UnknownHost" in ln][:3]
             detail = "\n    ".join((problems or lines[-8:])[:12])
+            source = os.environ.get("GRADER_MAVEN_REPO") or "Maven Central"
             raise RuntimeProvisionError(
-                f"Could not download {bundle.description} ({', '.join(bundle.coordinates)}) from Maven Central "
+                f"Could not download {bundle.description} ({', '.join(bundle.coordinates)}) from {source} "
                 f"and nothing usable is cached in {target}.\n    {detail}\n"
                 "The grader needs network access to Maven Central once; after that it works offline from the "
                 "cache. Fix: connect and run 'grader setup', set GRADER_MAVEN_REPO to a Maven mirror, or set "
@@ -243,7 +247,9 @@ def _check_lock(bundle: Bundle, deep: bool) -> list[Path] | None:
     return jars
 
 
-def ensure_bundle(bundle: Bundle, java: JavaRuntime, *, verify: bool = False, progress: bool = True) -> list[Path]:
+def ensure_bundle(
+    bundle: Bundle, java: JavaRuntime, *, verify: bool = False, progress: bool = True
+) -> list[Path]:
     """The jars of ``bundle``, resolving them once if the cache is empty or does not match its lock."""
     bundle.folder.parent.mkdir(parents=True, exist_ok=True)
     jars = _check_lock(bundle, deep=verify)
@@ -254,7 +260,9 @@ def ensure_bundle(bundle: Bundle, java: JavaRuntime, *, verify: bool = False, pr
                 _resolve(bundle, java, progress)
                 jars = _check_lock(bundle, deep=True)
     if jars is None:
-        raise RuntimeProvisionError(f"The cached jars in {bundle.folder} do not match their lock.json; delete it.")
+        raise RuntimeProvisionError(
+            f"The cached jars in {bundle.folder} do not match their lock.json; delete it."
+        )
     return jars
 
 

@@ -52,7 +52,9 @@ def find_java(env: dict[str, str] | None = None) -> JavaRuntime:
     if on_path:
         candidates.append(("PATH", Path(on_path)))
     if not candidates:
-        raise RuntimeProvisionError(f"Java was not found (JAVA_HOME is unset and no 'java' on PATH). {INSTALL_HINT}")
+        raise RuntimeProvisionError(
+            f"Java was not found (JAVA_HOME is unset and no 'java' on PATH). {INSTALL_HINT}"
+        )
     problems = []
     for source, exe in candidates:
         if not exe.is_file():
@@ -67,9 +69,12 @@ def find_java(env: dict[str, str] | None = None) -> JavaRuntime:
             continue
         major = _major_version(out.stderr + out.stdout)
         if major is None:
-            problems.append(f"{exe} ({source}) printed no version we understand: {out.stderr.strip()[:200]!r}")
+            shown = out.stderr.strip()[:200]
+            problems.append(f"{exe} ({source}) printed no version we understand: {shown!r}")
         elif major < MIN_JAVA:
-            problems.append(f"{exe} ({source}) is Java {major}, but Kafka 4 and Spark 4 need Java {MIN_JAVA}+")
+            problems.append(
+                f"{exe} ({source}) is Java {major}, but Kafka 4 and Spark 4 need Java {MIN_JAVA}+"
+            )
         else:
             return JavaRuntime(exe, major)
     raise RuntimeProvisionError("No usable Java: " + "; ".join(problems) + f". {INSTALL_HINT}")

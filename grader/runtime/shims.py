@@ -6,7 +6,7 @@ then ``exec``s the real Kafka tool. Every translation is appended to a JSON-line
 report can say "you used X; in Kafka 4 write Y".
 
 Translations:
-  --zookeeper HOST:2181      -> --bootstrap-server <sandbox brokers>   (kafka-topics, console consumer, groups)
+  --zookeeper HOST:2181      -> --bootstrap-server <sandbox brokers>   (kafka-topics, consumer, groups)
   --broker-list HOST:9092    -> --bootstrap-server <sandbox brokers>   (console producer, GetOffsetShell)
   --new-consumer             -> dropped (every consumer is the "new" one since Kafka 2.0)
   --bootstrap-server OTHER   -> --bootstrap-server <sandbox brokers>   (e.g. the course's host names)
@@ -96,7 +96,8 @@ def translate(tool: str, args: list[str], bootstrap: str) -> tuple[str, list[str
                                          "--broker-list was removed in Kafka 4.0"))
             elif value != bootstrap:
                 notes.append(Translation(tool, given, "--bootstrap-server $BOOTSTRAP_SERVERS",
-                                         "the sandbox's brokers are in $BOOTSTRAP_SERVERS; do not hard-code hosts"))
+                                         "the sandbox's brokers are in $BOOTSTRAP_SERVERS; "
+                                         "do not hard-code hosts"))
             if not have_bootstrap:
                 out += ["--bootstrap-server", bootstrap]
                 have_bootstrap = True
