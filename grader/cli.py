@@ -41,9 +41,13 @@ def _interrupt(signum: int, frame: object) -> None:
 def cmd_setup(args: argparse.Namespace) -> int:
     from grader.runtime.jars import ensure_runtime
 
+    from grader.runtime.cluster import class_archive
+
     runtime = ensure_runtime(verify=args.verify)
     for line in runtime.describe():
         print(line)
+    archive = class_archive(runtime)
+    print(f"Broker class-data archive: {archive or 'not available (brokers start without it)'}")
     print("Runtime ready" + (" (checksums verified)." if args.verify else "."))
     return ExitCode.OK
 

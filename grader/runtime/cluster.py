@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -143,6 +144,56 @@ def _bootstrap_checkpoint(runtime: Runtime) -> Path:
     return target
 
 
+def class_archive(runtime: Runtime) -> Path | None:
+    """A JVM class-data-sharing archive for brokers, built once per Java + Kafka + flags and cached.
+
+    Loading the broker's ~6000 classes from a pre-parsed archive instead of 92 jars cuts start-up by
+    about a third on 2 cores. It is an optimisation only: if it cannot be built, None (no archive);
+    if the JVM finds it stale, it silently runs without it (``-Xshare:auto``).
+    """
+    key = hashlib.sha256(
+        "|".join(
+            [
+                str(runtime.java.executable.resolve()),
+                str(runtime.java.major),
+                runtime.kafka_classpath,
+                *JVM_FLAGS,
+            ]
+        ).encode()
+    ).hexdigest()[:16]
+    target = cache_root() / "kafka-cds" / f"broker-{key}.jsa"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    builder = KafkaCluster(1, runtime=runtime, class_archive=False, start_timeout=60)
+    builder.extra_jvm_flags = [f"-XX:ArchiveClassesAtExit={partial}"]
+    try:
+        builder.start()
+        from grader.kafka_util import KafkaView
+
+        view = KafkaView(builder.bootstrap_servers)
+        try:
+            # Exercise the paths a grading run uses so that their classes are archived too.
+            view.create_topic("cds", 6, 1)
+            view.produce("cds", [(None, None, b"x")] * 50)
+            view.read_all("cds", timeout_s=10)
+        finally:
+            view.close()
+        process = builder.nodes[0].process
+        assert process is not None
+        process.terminate()  # a clean exit is what makes the JVM write the archive
+        process.wait(timeout=60)
+    except Exception:
+        return None
+    finally:
+        builder.stop()
+    if not partial.is_file():
+        return None
+    partial.replace(target)
+    return target
+
+
 class KafkaCluster:
     """N KRaft brokers on loopback in a temp dir (the first up-to-3 nodes are also controllers)."""
 
@@ -155,7 +206,9 @@ class KafkaCluster:
         heap: str = "256m",
         start_timeout: float = 120.0,
         name: str = "grader",
+        class_archive: bool = True,
     ) -> None:
+        """``class_archive``: start brokers from a cached class-data-sharing archive (built once)."""
         if brokers < 1:
             raise ValueError("a cluster needs at least one broker")
         self.size = brokers
@@ -168,6 +221,8 @@ class KafkaCluster:
         self.folder: Path | None = None
         self.nodes: list[Node] = []
         self.start_seconds: float | None = None
+        self.extra_jvm_flags: list[str] = []
+        self.class_archive = class_archive
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -193,6 +248,10 @@ class KafkaCluster:
         began = time.monotonic()
         self.runtime = self.runtime or ensure_runtime()
         checkpoint = _bootstrap_checkpoint(self.runtime)
+        if self.class_archive and os.environ.get("GRADER_NO_CDS") != "1":
+            archive = class_archive(self.runtime)
+            if archive is not None:
+                self.extra_jvm_flags.append(f"-XX:SharedArchiveFile={archive}")
         self.folder = Path(tempfile.mkdtemp(prefix="grader-kafka-"))
         with _live_lock:
             _live_dirs.add(self.folder)
@@ -365,6 +424,7 @@ class KafkaCluster:
             f"-Xmx{self.heap}",
             "-Xms32m",
             *JVM_FLAGS,
+            *self.extra_jvm_flags,
             f"-Dlog4j2.configurationFile={self.runtime.broker_log4j}",
             f"-Dgrader.cluster={self.cluster_id}",
             "-cp",
