@@ -36,16 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
-
-from grader.kafka_util import KafkaView, admin_client, registered_brokers
+from grader.kafka_util import KafkaView, wait_until_ready
 from grader.procs import child_setup, free_port, kill_group, registry
 from grader.runtime.cluster import MAX_VOTERS, KafkaCluster, _kafka_uuid
 from grader.runtime.jars import Runtime, ensure_runtime
 
 HOST = "127.0.0.1"
-READY_TOPIC = "__bench_ready"
 LOAD_TOPIC = "bench-load"
 
 
@@ -81,39 +77,17 @@ def load(bootstrap: str, size: int, records: int) -> None:
 
 def wait_ready(bootstrap: str, ids: list[int], procs: dict[int, subprocess.Popen], logs: dict[int, Path],
                timeout: float) -> None:
-    """The readiness condition of KafkaCluster: every broker registered and an RF=N topic creatable."""
-    deadline = time.monotonic() + timeout
-    admin = None
-    last: Exception | None = None
-    try:
-        while time.monotonic() < deadline:
-            for node_id, proc in procs.items():
-                if proc.poll() is not None:
-                    tail = logs[node_id].read_text(errors="replace").splitlines()[-15:]
-                    raise RuntimeError(f"node {node_id} exited ({proc.returncode}):\n" + "\n".join(tail))
-            try:
-                if admin is None:
-                    admin = admin_client(bootstrap)
-                if registered_brokers(admin) >= set(ids):
-                    try:
-                        admin.create_topics([NewTopic(READY_TOPIC, 1, len(ids))], timeout_ms=10000)
-                    except TopicAlreadyExistsError:
-                        admin.delete_topics([READY_TOPIC], timeout_ms=10000)
-                        continue
-                    admin.delete_topics([READY_TOPIC], timeout_ms=10000)
-                    return
-            except Exception as exc:
-                last = exc
-                if admin is not None:
-                    with contextlib.suppress(Exception):
-                        admin.close()
-                    admin = None
-            time.sleep(0.1)
-    finally:
-        if admin is not None:
-            with contextlib.suppress(Exception):
-                admin.close()
-    raise RuntimeError(f"not ready within {timeout:.0f} s (last problem: {last!r})")
+    """The readiness condition of KafkaCluster (the same function): every broker registered, RF=N topic."""
+
+    def alive() -> None:
+        for node_id, proc in procs.items():
+            if proc.poll() is not None:
+                tail = logs[node_id].read_text(errors="replace").splitlines()[-15:]
+                raise RuntimeError(f"node {node_id} exited ({proc.returncode}):\n" + "\n".join(tail))
+
+    last = wait_until_ready(bootstrap, set(ids), time.monotonic() + timeout, on_poll=alive)
+    if last is not None:
+        raise RuntimeError(f"not ready within {timeout:.0f} s (last problem: {last!r})")
 
 
 # -- ours ------------------------------------------------------------------------------------------

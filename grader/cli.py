@@ -39,9 +39,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from grader.runtime.jars import ensure_runtime
-
     from grader.runtime.cluster import class_archive
+    from grader.runtime.jars import ensure_runtime
 
     runtime = ensure_runtime(verify=args.verify)
     for line in runtime.describe():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -18,8 +20,9 @@ RECONNECT_BACKOFF_MAX_MS = 1000
 METADATA_MAX_AGE_MS = 5000
 
 
-def admin_client(bootstrap: str, timeout_ms: int = 10000, connect_timeout_ms: int | None = None
-                 ) -> KafkaAdminClient:
+def admin_client(
+    bootstrap: str, timeout_ms: int = 10000, connect_timeout_ms: int | None = None
+) -> KafkaAdminClient:
     """An admin client for ``bootstrap`` (comma-separated host:port list).
 
     Raises ``kafka.errors.KafkaTimeoutError`` if no broker answers within ``connect_timeout_ms``
@@ -58,11 +61,7 @@ def _discard_half_built(admin: KafkaAdminClient) -> None:
 def registered_brokers(admin: KafkaAdminClient) -> set[int]:
     """Ids of the brokers that are registered and not fenced."""
     brokers = admin.describe_cluster()["brokers"]
-    return {
-        int(b.get("broker_id", b.get("node_id", -1)))
-        for b in brokers
-        if not b.get("is_fenced", False)
-    }
+    return {int(b.get("broker_id", b.get("node_id", -1))) for b in brokers if not b.get("is_fenced", False)}
 
 
 @dataclass(frozen=True)
@@ -189,3 +188,55 @@ class KafkaView:
                 fut.get(timeout=30)
         finally:
             producer.close()
+
+
+READY_TOPIC = "__grader_ready"
+
+
+def wait_until_ready(
+    bootstrap: str,
+    broker_ids: set[int],
+    deadline: float,
+    on_poll: Callable[[], None] = lambda: None,
+    connect_timeout_ms: int = 1500,
+) -> Exception | None:
+    """Poll until every broker in ``broker_ids`` is registered and a topic with RF=len(broker_ids)
+    can be created (and is deleted again). Returns None once ready, else the last problem seen
+    when ``deadline`` (a ``time.monotonic()`` value) passes. ``on_poll`` runs before every
+    attempt: it may raise to give up early (e.g. a broker process died).
+    """
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = None
+    last_error: Exception | None = None
+    try:
+        while time.monotonic() < deadline:
+            on_poll()
+            try:
+                if admin is None:
+                    admin = admin_client(bootstrap, connect_timeout_ms=connect_timeout_ms)
+                if registered_brokers(admin) >= broker_ids:
+                    try:
+                        admin.create_topics([NewTopic(READY_TOPIC, 1, len(broker_ids))], timeout_ms=10000)
+                    except TopicAlreadyExistsError:
+                        # An earlier attempt timed out on our side but went through on the
+                        # controller: remove it and create it again on the next round.
+                        admin.delete_topics([READY_TOPIC], timeout_ms=10000)
+                        continue
+                    admin.delete_topics([READY_TOPIC], timeout_ms=10000)
+                    return None
+            except Exception as exc:
+                last_error = exc
+                # Start over with a fresh client: one that bootstrapped while only some brokers
+                # were up keeps a stale broker list and can stay stuck on UnknownBrokerIdError.
+                if admin is not None:
+                    with contextlib.suppress(Exception):
+                        admin.close()
+                    admin = None
+            time.sleep(0.1)
+    finally:
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                admin.close()
+    return last_error or TimeoutError("deadline passed before the first attempt")

@@ -34,7 +34,6 @@ from grader.runtime.jars import Runtime, cache_root, ensure_runtime
 
 HOST = "127.0.0.1"
 MAX_VOTERS = 3
-READY_TOPIC = "__grader_ready"
 # While brokers start, give up each connection attempt after this long and look again whether a
 # broker process died (so a broker that cannot start is reported at once, not after a timeout).
 CONNECT_POLL_MS = 1500
@@ -461,43 +460,17 @@ class KafkaCluster:
 
     def _wait_ready(self, began: float) -> None:
         """Wait until every broker is registered and a topic with RF=N can be created."""
-        from kafka.admin import NewTopic
-        from kafka.errors import TopicAlreadyExistsError
+        from grader.kafka_util import wait_until_ready
 
-        from grader.kafka_util import admin_client, registered_brokers
-
-        deadline = began + self.start_timeout
-        admin = None
-        last_error: Exception | None = None
-        try:
-            while time.monotonic() < deadline:
-                self._raise_if_dead(self.nodes)
-                try:
-                    if admin is None:
-                        admin = admin_client(self.bootstrap_servers, connect_timeout_ms=CONNECT_POLL_MS)
-                    registered = registered_brokers(admin)
-                    if registered >= set(self.broker_ids):
-                        try:
-                            admin.create_topics([NewTopic(READY_TOPIC, 1, self.size)], timeout_ms=10000)
-                        except TopicAlreadyExistsError:
-                            # An earlier attempt timed out on our side but went through on the
-                            # controller: remove it and create it again on the next round.
-                            admin.delete_topics([READY_TOPIC], timeout_ms=10000)
-                            continue
-                        admin.delete_topics([READY_TOPIC], timeout_ms=10000)
-                        return
-                except Exception as exc:
-                    last_error = exc
-                    # Start over with a fresh client: one that bootstrapped while only some brokers
-                    # were up keeps a stale broker list and can stay stuck on UnknownBrokerIdError.
-                    if admin is not None:
-                        with contextlib.suppress(Exception):
-                            admin.close()
-                        admin = None
-                time.sleep(0.1)
-        finally:
-            if admin is not None:
-                admin.close()
+        last_error = wait_until_ready(
+            self.bootstrap_servers,
+            set(self.broker_ids),
+            began + self.start_timeout,
+            on_poll=lambda: self._raise_if_dead(self.nodes),
+            connect_timeout_ms=CONNECT_POLL_MS,
+        )
+        if last_error is None:
+            return
         raise ClusterStartError(
             f"The {self.size}-broker Kafka cluster was not ready within {self.start_timeout:.0f} s "
             f"(last problem: {last_error!r}).\n"
