@@ -52,6 +52,8 @@ class Translation:
     why: str
 
     def message(self) -> str:
+        if not self.modern:
+            return f"{self.tool}: you used '{self.used}'; in Kafka 4 leave it out ({self.why})."
         return f"{self.tool}: you used '{self.used}'; in Kafka 4 write '{self.modern}' ({self.why})."
 
 
@@ -72,8 +74,12 @@ def translate(tool: str, args: list[str], bootstrap: str) -> tuple[str, list[str
         cls, args = args[0], list(args[1:])
         if cls in LEGACY_CLASSES:
             notes.append(
-                Translation(tool, cls, LEGACY_CLASSES[cls], "the tools moved to org.apache.kafka.tools; "
-                            "'kafka-get-offsets' is the short form")
+                Translation(
+                    tool,
+                    cls,
+                    LEGACY_CLASSES[cls],
+                    "the tools moved to org.apache.kafka.tools; 'kafka-get-offsets' is the short form",
+                )
             )
             cls = LEGACY_CLASSES[cls]
         main_class = cls
@@ -89,29 +95,53 @@ def translate(tool: str, args: list[str], bootstrap: str) -> tuple[str, list[str
                 value = args[i]
             given = name if value is None else f"{name} {value}"
             if name == "--zookeeper":
-                notes.append(Translation(tool, given, "--bootstrap-server $BOOTSTRAP_SERVERS",
-                                         "Kafka 4 runs without ZooKeeper (KRaft); tools talk to the brokers"))
+                notes.append(
+                    Translation(
+                        tool,
+                        given,
+                        "--bootstrap-server $BOOTSTRAP_SERVERS",
+                        "Kafka 4 runs without ZooKeeper (KRaft); tools talk to the brokers",
+                    )
+                )
             elif name == "--broker-list":
-                notes.append(Translation(tool, given, "--bootstrap-server $BOOTSTRAP_SERVERS",
-                                         "--broker-list was removed in Kafka 4.0"))
+                notes.append(
+                    Translation(
+                        tool,
+                        given,
+                        "--bootstrap-server $BOOTSTRAP_SERVERS",
+                        "--broker-list was removed in Kafka 4.0",
+                    )
+                )
             elif value != bootstrap:
-                notes.append(Translation(tool, given, "--bootstrap-server $BOOTSTRAP_SERVERS",
-                                         "the sandbox's brokers are in $BOOTSTRAP_SERVERS; "
-                                         "do not hard-code hosts"))
+                notes.append(
+                    Translation(
+                        tool,
+                        given,
+                        "--bootstrap-server $BOOTSTRAP_SERVERS",
+                        "the sandbox's brokers are in $BOOTSTRAP_SERVERS; do not hard-code hosts",
+                    )
+                )
             if not have_bootstrap:
                 out += ["--bootstrap-server", bootstrap]
                 have_bootstrap = True
         elif name == "--new-consumer":
-            notes.append(Translation(tool, "--new-consumer", "(drop the flag)",
-                                     "the old ZooKeeper consumer is gone; every consumer is the new one"))
+            notes.append(
+                Translation(
+                    tool,
+                    "--new-consumer",
+                    "",
+                    "the old ZooKeeper consumer is gone; every consumer is the new one",
+                )
+            )
         else:
             out.append(args[i])
         i += 1
     return main_class, out, notes
 
 
-def install(bin_dir: Path, *, python: str, java: str, classpath: str, log4j: Path, bootstrap: str,
-            log_file: Path) -> list[Path]:
+def install(
+    bin_dir: Path, *, python: str, java: str, classpath: str, log4j: Path, bootstrap: str, log_file: Path
+) -> list[Path]:
     """Write the shim scripts (with and without ``.sh``) and their config into ``bin_dir``."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     config = {
@@ -127,8 +157,7 @@ def install(bin_dir: Path, *, python: str, java: str, classpath: str, log4j: Pat
         for name in (tool, f"{tool}.sh"):
             script = bin_dir / name
             script.write_text(
-                "#!/bin/sh\n"
-                f'exec "{python}" -m grader.runtime.shims "{bin_dir / CONFIG_NAME}" {tool} "$@"\n'
+                f'#!/bin/sh\nexec "{python}" -m grader.runtime.shims "{bin_dir / CONFIG_NAME}" {tool} "$@"\n'
             )
             script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
             written.append(script)
@@ -163,8 +192,15 @@ def main(argv: list[str]) -> int:
                 log.write(json.dumps(asdict(note)) + "\n")
         for note in notes:
             sys.stderr.write(f"[grader sandbox] {note.message()}\n")
-    cmd = [config["java"], *TOOL_JVM_FLAGS, f"-Dlog4j2.configurationFile={config['log4j']}",
-           "-cp", config["classpath"], main_class, *args]
+    cmd = [
+        config["java"],
+        *TOOL_JVM_FLAGS,
+        f"-Dlog4j2.configurationFile={config['log4j']}",
+        "-cp",
+        config["classpath"],
+        main_class,
+        *args,
+    ]
     sys.stderr.flush()
     os.execv(cmd[0], cmd)
     return 127  # pragma: no cover - execv does not return
