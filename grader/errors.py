@@ -18,6 +18,9 @@ class RuntimeProvisionError(GraderError):
 class ClusterStartError(GraderError):
     """A Kafka cluster did not become ready; the message carries the broker's last log lines."""
 
+    port_conflict: bool = False
+    """True when a broker died because its port was taken (a fresh set of ports may work)."""
+
 
 class SpecError(GraderError):
     """An assignment's spec or check module is broken (the course maintainer's fault)."""

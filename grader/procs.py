@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -71,8 +72,28 @@ class _Registry:
 registry = _Registry()
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (the OS picks it)."""
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands out to outgoing connections (32768 by default)."""
+    try:
+        return int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_port(host: str = "127.0.0.1", avoid: set[int] | None = None) -> int:
+    """A TCP port that is free now, chosen *below* the ephemeral range.
+
+    A port from bind(0) lies in the ephemeral range, where any outgoing connection (a Kafka client,
+    a broker's replica fetcher) may take it before our broker binds it; listening ports outside
+    that range only collide with other listeners.
+    """
+    low = max(1024, min(_ephemeral_low(), 65536) - 12000)
+    high = max(low + 1000, _ephemeral_low() - 1)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(low, high)
+        if (avoid is None or port not in avoid) and not port_in_use(port, host):
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])

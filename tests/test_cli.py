@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -96,3 +97,27 @@ def test_cluster_up_prints_how_to_use_it_and_ctrl_c_leaves_nothing(tmp_path):
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == ExitCode.INTERRUPTED
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.kafka
+def test_validate_passes_for_the_bundled_reference_and_stub(capsys, tmp_path):
+    rc = main(["validate", "-a", "topic-create", "-a", "consume-partition", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == ExitCode.OK, out
+    assert "reference topic-create" in " ".join(out.split())
+    assert "validate: OK" in out
+    assert (tmp_path / "reference" / "report.html").is_file()
+    assert (tmp_path / "template" / "report.html").is_file()
+
+
+@pytest.mark.kafka
+def test_validate_fails_when_a_reference_loses_points(capsys, tmp_path, monkeypatch):
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "assignments" / "topic-create", course / "topic-create")
+    broken = course / "topic-create" / "reference" / "create_topic.sh"
+    broken.write_text(broken.read_text().replace("--partitions 6", "--partitions 4"))
+    monkeypatch.setenv("GRADER_ASSIGNMENTS", str(course))
+    assert main(["validate"]) == ExitCode.FAILED
+    out = capsys.readouterr().out
+    assert "PROBLEM: reference of topic-create scores 8/10" in out
+    assert "found 4" in out

@@ -18,6 +18,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import random
 import shutil
 import subprocess
 import tempfile
@@ -34,6 +35,7 @@ from grader.runtime.jars import Runtime, cache_root, ensure_runtime
 
 HOST = "127.0.0.1"
 MAX_VOTERS = 3
+PORT_ATTEMPTS = 3
 # While brokers start, give up each connection attempt after this long and look again whether a
 # broker process died (so a broker that cannot start is reported at once, not after a timeout).
 CONNECT_POLL_MS = 1500
@@ -251,18 +253,26 @@ class KafkaCluster:
             archive = class_archive(self.runtime)
             if archive is not None:
                 self.extra_jvm_flags.append(f"-XX:SharedArchiveFile={archive}")
-        self.folder = Path(tempfile.mkdtemp(prefix="grader-kafka-"))
-        with _live_lock:
-            _live_dirs.add(self.folder)
-        try:
-            self._plan_nodes()
-            self._write_configs(checkpoint)
-            for node in self.nodes:
-                self._launch(node)
-            self._wait_ready(began)
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self.folder = Path(tempfile.mkdtemp(prefix="grader-kafka-"))
+            with _live_lock:
+                _live_dirs.add(self.folder)
+            try:
+                self._plan_nodes()
+                self._write_configs(checkpoint)
+                for node in self.nodes:
+                    self._launch(node)
+                self._wait_ready(began)
+                break
+            except ClusterStartError as exc:
+                self.stop()
+                # Another process grabbed a port between our check and the broker's bind: pick new
+                # ports (only when the caller did not ask for fixed ones).
+                if not exc.port_conflict or self.base_port is not None or attempt == PORT_ATTEMPTS:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
         self.start_seconds = time.monotonic() - began
         return self
 
@@ -346,8 +356,11 @@ class KafkaCluster:
                     "another base port; without a base port the grader picks free ports itself."
                 )
         else:
-            ports = [free_port() for _ in range(self.size)]
-            controller_ports = [free_port() for _ in range(voters)]
+            chosen: set[int] = set()
+            for _ in range(self.size + voters):
+                chosen.add(free_port(avoid=chosen))
+            picked = sorted(chosen, key=lambda _: random.random())
+            ports, controller_ports = picked[: self.size], picked[self.size :]
         self.nodes = [
             Node(
                 node_id=i + 1,
@@ -452,11 +465,13 @@ class KafkaCluster:
                 cause = ""
                 if "Address already in use" in tail:
                     cause = f" Port {node.port} or {node.controller_port} was taken by another process."
-                raise ClusterStartError(
+                error = ClusterStartError(
                     f"Kafka broker {node.node_id} exited during start-up "
                     f"(exit code {node.process.returncode}).{cause}\n"
                     f"Last lines of its log ({node.log_file}):\n{tail}"
                 )
+                error.port_conflict = bool(cause)
+                raise error
 
     def _wait_ready(self, began: float) -> None:
         """Wait until every broker is registered and a topic with RF=N can be created."""
