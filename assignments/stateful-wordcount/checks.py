@@ -29,7 +29,7 @@ sys.modules[_spec.name] = harness
 _spec.loader.exec_module(harness)
 
 TRIGGER_SECONDS = 1.0
-IDLE_TIMEOUT_S = 8.0
+IDLE_TIMEOUT_S = 10.0
 
 # Errors students meet when they submit the seminar's code, or trip over the contract.
 DIAGNOSES: list[tuple[re.Pattern[str], str]] = [

@@ -38,6 +38,6 @@ while query.isActive:
         last_batch = progress["batchId"]
         if progress["numInputRows"] > 0:
             last = time.time()
-    if time.time() - last > timeout:
+    if time.time() - last > timeout and not query.status["isTriggerActive"]:
         query.stop()
 spark.stop()

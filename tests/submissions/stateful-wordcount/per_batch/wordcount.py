@@ -44,6 +44,6 @@ while query.isActive:
             seen = p["batchId"]
             if p["numInputRows"] > 0:
                 last_data = time.time()
-    if time.time() - last_data > idle:
+    if time.time() - last_data > idle and not query.status["isTriggerActive"]:
         query.stop()
 spark.stop()
