@@ -3,21 +3,10 @@ exactly the right checks with the right message."""
 
 from __future__ import annotations
 
-import itertools
-import shutil
-from pathlib import Path
-
 import pytest
+from grading import SUBMISSIONS, F, S, grade, message, only_failing, statuses
 
 from grader.registry import select, template_root
-from grader.results import AssignmentResult, Status
-from grader.runner import grade_submission
-from grader.runtime.cluster import KafkaCluster
-from grader.sandbox.local import LocalSandbox
-
-SUBMISSIONS = Path(__file__).parent / "submissions"
-P, F, S = Status.PASSED, Status.FAILED, Status.SKIPPED
-_seeds = itertools.count(1000)
 
 pytestmark = pytest.mark.kafka
 
@@ -26,41 +15,6 @@ pytestmark = pytest.mark.kafka
 def cluster(kafka_cluster):
     """The session's 3-broker cluster; every grading uses its own randomised topic names."""
     return kafka_cluster
-
-
-def grade(cluster: KafkaCluster, assignment_id: str, source: Path, tmp_path: Path) -> AssignmentResult:
-    """Grade ``source`` (the assignment's folder) as a one-assignment submission on the shared cluster."""
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    if source.exists():
-        shutil.copytree(source, submission / assignment_id, symlinks=True)
-    (assignment,) = select([assignment_id])
-    result = grade_submission(
-        submission,
-        [assignment],
-        seed=next(_seeds),
-        sandbox_factory=lambda sub, brokers, limits: LocalSandbox(sub, limits=limits, cluster=cluster),
-    )
-    (res,) = result.assignments
-    return res
-
-
-def statuses(res: AssignmentResult) -> dict[str, Status]:
-    return {c.id: c.status for c in res.checks}
-
-
-def message(res: AssignmentResult, check_id: str) -> str:
-    return next(c.message for c in res.checks if c.id == check_id)
-
-
-def all_ids(assignment_id: str) -> list[str]:
-    (a,) = select([assignment_id])
-    return [c.id for c in a.checks]
-
-
-def only_failing(assignment_id: str, failing: dict[str, Status]) -> dict[str, Status]:
-    """Expected statuses: PASSED everywhere except ``failing``."""
-    return {cid: failing.get(cid, P) for cid in all_ids(assignment_id)}
 
 
 ALL = ["topic-create", "produce-sequence", "consume-partition"]

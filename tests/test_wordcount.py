@@ -3,52 +3,26 @@ and every realistic mistake loses exactly the right checks with the right messag
 
 from __future__ import annotations
 
-import itertools
-import shutil
 from pathlib import Path
 
 import pytest
+from grading import SUBMISSIONS, F, S, message, only_failing, statuses
+from grading import grade as grade_assignment
 
 from grader.registry import select, template_root
 from grader.results import AssignmentResult, Status
-from grader.runner import grade_submission
-from grader.sandbox.local import LocalSandbox
 
 ID = "stateful-wordcount"
-SUBMISSIONS = Path(__file__).parent / "submissions" / ID
-P, F, S = Status.PASSED, Status.FAILED, Status.SKIPPED
-_seeds = itertools.count(5000)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
 
 def grade(cluster, source: Path, tmp_path: Path) -> AssignmentResult:
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    if source.exists():
-        shutil.copytree(source, submission / ID)
-    (assignment,) = select([ID])
-    result = grade_submission(
-        submission,
-        [assignment],
-        seed=next(_seeds),
-        sandbox_factory=lambda sub, brokers, limits: LocalSandbox(sub, limits=limits, cluster=cluster),
-    )
-    (res,) = result.assignments
-    return res
+    return grade_assignment(cluster, ID, source, tmp_path)
 
 
 def expected(failing: dict[str, Status]) -> dict[str, Status]:
-    (a,) = select([ID])
-    return {c.id: failing.get(c.id, P) for c in a.checks}
-
-
-def statuses(res: AssignmentResult) -> dict[str, Status]:
-    return {c.id: c.status for c in res.checks}
-
-
-def message(res: AssignmentResult, check_id: str) -> str:
-    return next(c.message for c in res.checks if c.id == check_id)
+    return only_failing(ID, failing)
 
 
 def spark_leftovers() -> list[str]:
@@ -148,7 +122,7 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "failing", "messages"), CASES, ids=[c[0] for c in CASES])
 def test_wrong_submission_loses_exactly_the_right_checks(kafka_cluster, tmp_path, name, failing, messages):
-    res = grade(kafka_cluster, SUBMISSIONS / name, tmp_path)
+    res = grade(kafka_cluster, SUBMISSIONS / ID / name, tmp_path)
     assert res.error is None
     assert statuses(res) == expected(failing), {c.id: c.message for c in res.checks}
     for check_id, text in messages.items():

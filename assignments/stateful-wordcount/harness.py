@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from grader.sandbox.local import STUDENT_LIB
+
 BATCH_FILE = re.compile(r"^batch-(\d{6,})\.tsv$")
-STUDENT_LIB = Path(__file__).resolve().parents[2] / "grader" / "student"
 
 
 # -- process start (pluggable) -------------------------------------------------------------------

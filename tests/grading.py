@@ -1,0 +1,51 @@
+"""Helpers the assignment tests share: grade one folder on the session cluster, read the outcome."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+from grader.registry import select
+from grader.results import AssignmentResult, Status
+from grader.runner import grade_submission
+from grader.runtime.cluster import KafkaCluster
+from grader.sandbox.local import LocalSandbox
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+P, F, S = Status.PASSED, Status.FAILED, Status.SKIPPED
+# One counter for every module: distinct seeds give distinct topic names on the shared cluster.
+_seeds = itertools.count(1000)
+
+
+def grade(cluster: KafkaCluster, assignment_id: str, source: Path, tmp_path: Path) -> AssignmentResult:
+    """Grade ``source`` (the assignment's folder) as a one-assignment submission on the shared cluster."""
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    if source.exists():
+        shutil.copytree(source, submission / assignment_id, symlinks=True)
+    (assignment,) = select([assignment_id])
+    result = grade_submission(
+        submission,
+        [assignment],
+        seed=next(_seeds),
+        sandbox_factory=lambda sub, brokers, limits: LocalSandbox(sub, limits=limits, cluster=cluster),
+    )
+    (res,) = result.assignments
+    return res
+
+
+def statuses(res: AssignmentResult) -> dict[str, Status]:
+    """Check id -> status."""
+    return {c.id: c.status for c in res.checks}
+
+
+def message(res: AssignmentResult, check_id: str) -> str:
+    """The message of one check."""
+    return next(c.message for c in res.checks if c.id == check_id)
+
+
+def only_failing(assignment_id: str, failing: dict[str, Status]) -> dict[str, Status]:
+    """Expected statuses: PASSED everywhere except ``failing``."""
+    (a,) = select([assignment_id])
+    return {c.id: failing.get(c.id, P) for c in a.checks}
