@@ -11,7 +11,8 @@ from pathlib import Path
 from grader.errors import UsageError
 from grader.registry import Assignment, select, template_root
 from grader.results import Status, SubmissionResult
-from grader.runner import SandboxFactory, grade_submission, local_sandbox
+from grader.runner import grade_submission
+from grader.sandbox import SandboxFactory, factory
 
 
 def new_seed() -> int:
@@ -30,7 +31,7 @@ def check(
     *,
     out: Path | None = None,
     seed: int | None = None,
-    sandbox_factory: SandboxFactory = local_sandbox,
+    sandbox_factory: SandboxFactory | None = None,
 ) -> tuple[SubmissionResult, dict[str, Path]]:
     """Grade ``submission`` (a folder with one sub-folder per assignment) and write its reports."""
     from grader.report import write_reports
@@ -46,7 +47,7 @@ def check(
         submission,
         assignments,
         seed=new_seed() if seed is None else seed,
-        sandbox_factory=sandbox_factory,
+        sandbox_factory=sandbox_factory or factory("auto"),
         logs_dir=out / "logs",
     )
     return result, write_reports(result, out)
@@ -77,7 +78,7 @@ def validate(
     *,
     out: Path | None = None,
     seed: int | None = None,
-    sandbox_factory: SandboxFactory = local_sandbox,
+    sandbox_factory: SandboxFactory | None = None,
 ) -> Validation:
     """Grade every reference solution (expect full marks) and template stub (expect zero, with hints)."""
     from grader.report import write_reports
@@ -85,6 +86,7 @@ def validate(
     assignments = select(assignment_ids)
     seed = new_seed() if seed is None else seed
     report = Validation()
+    sandbox_factory = sandbox_factory or factory("auto")
     kinds = {
         "reference": {a.id: a.reference for a in assignments},
         "template": {a.id: template_root() / a.id for a in assignments},

@@ -18,7 +18,6 @@ entrypoint once). Checks run in definition order after ``act``.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,7 +122,7 @@ class CheckContext:
         for name in self.spec.entrypoints:
             path = self.folder / name
             if path.is_file():
-                return _entrypoint(path)
+                return _entrypoint(path, self.sandbox.has_command)
         return None
 
     def missing_entrypoint_message(self) -> str:
@@ -170,7 +169,7 @@ class CheckContext:
         )
 
 
-def _entrypoint(path: Path) -> Entrypoint:
+def _entrypoint(path: Path, has_command: Callable[[str], bool]) -> Entrypoint:
     """Decide how to run ``path``: as is when possible, else through its interpreter, noting why."""
     if path.suffix == ".py":
         # Python entrypoints always run with the sandbox's Python, which has kafka-python and pyspark.
@@ -187,9 +186,9 @@ def _entrypoint(path: Path) -> Entrypoint:
     interpreter = first[2:].strip().split()
     exe = interpreter[0] if interpreter else ""
     if exe == "/usr/bin/env" and len(interpreter) > 1:
-        found = shutil.which(interpreter[1]) is not None
+        found = has_command(interpreter[1])
     else:
-        found = os.path.isfile(exe) and os.access(exe, os.X_OK)
+        found = bool(exe) and has_command(exe)
     if not found:
         return Entrypoint(
             path,

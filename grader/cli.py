@@ -153,9 +153,14 @@ def _print_result(result, paths: dict[str, Path]) -> None:  # type: ignore[no-un
 
 def cmd_check(args: argparse.Namespace) -> int:
     from grader import api
+    from grader.sandbox import factory
 
     result, paths = api.check(
-        Path(args.submission), args.assignment, out=Path(args.out) if args.out else None, seed=args.seed
+        Path(args.submission),
+        args.assignment,
+        out=Path(args.out) if args.out else None,
+        seed=args.seed,
+        sandbox_factory=factory(args.sandbox),
     )
     _print_result(result, paths)
     if result.has_error:
@@ -165,14 +170,31 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from grader import api
+    from grader.sandbox import factory
 
-    report = api.validate(args.assignment, out=Path(args.out) if args.out else None, seed=args.seed)
+    report = api.validate(
+        args.assignment,
+        out=Path(args.out) if args.out else None,
+        seed=args.seed,
+        sandbox_factory=factory(args.sandbox),
+    )
     for line in report.lines:
         print(line)
     for problem in report.problems:
         print(f"PROBLEM: {problem}")
     print("validate: OK" if report.ok else f"validate: {len(report.problems)} problem(s)")
     return ExitCode.OK if report.ok else ExitCode.FAILED
+
+
+def _sandbox_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sandbox",
+        choices=["auto", "docker", "local"],
+        default="auto",
+        help="where student code runs: docker (a fresh locked-down container per submission), local "
+        "(processes of your user, unisolated) or auto (default: docker when the engine and the grading "
+        "image are there, else local with a warning)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,12 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--out", help="report folder (default reports/<submission name>)")
     p.add_argument("--seed", type=int, help="parameter seed (default: random; printed in the report)")
+    _sandbox_option(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("validate", help="course CI: references get full marks, template stubs get zero")
     p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--out", help="also write the reports here")
     p.add_argument("--seed", type=int)
+    _sandbox_option(p)
     p.set_defaults(func=cmd_validate)
     return parser
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,16 +12,7 @@ from grader.checks import CheckContext, CheckFailed
 from grader.kafka_util import KafkaView
 from grader.registry import Assignment
 from grader.results import AssignmentResult, CheckResult, Status, SubmissionResult
-from grader.sandbox.base import Sandbox
-from grader.sandbox.local import LocalSandbox
-from grader.spec import Limits
-
-SandboxFactory = Callable[[Path, int, Limits], Sandbox]
-
-
-def local_sandbox(submission: Path, brokers: int, limits: Limits) -> Sandbox:
-    """The default sandbox: local processes and a local KafkaCluster."""
-    return LocalSandbox(submission, brokers=brokers, limits=limits)
+from grader.sandbox.base import Sandbox, SandboxFactory
 
 
 def _default_act(ctx: CheckContext) -> None:
@@ -125,7 +115,7 @@ def grade_submission(
     assignments: list[Assignment],
     *,
     seed: int,
-    sandbox_factory: SandboxFactory = local_sandbox,
+    sandbox_factory: SandboxFactory,
     logs_dir: Path | None = None,
 ) -> SubmissionResult:
     """Grade ``submission`` on ``assignments`` in one fresh sandbox sized for the largest of them."""
@@ -144,10 +134,9 @@ def grade_submission(
     try:
         sandbox.start()
         cluster_seconds = sandbox.cluster_start_seconds
-        result.sandbox = getattr(sandbox, "name", type(sandbox).__name__)
+        result.sandbox = sandbox.name
         for assignment in assignments:
-            if hasattr(sandbox, "limits"):
-                sandbox.limits = assignment.spec.limits
+            sandbox.limits = assignment.spec.limits
             res = grade_assignment(assignment, sandbox, seed)
             result.assignments.append(res)
             keep_logs = keep_logs or res.has_error

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from grader.sandbox.local import STUDENT_LIB
+from grader.student import STUDENT_LIB
 
 BATCH_FILE = re.compile(r"^batch-(\d{6,})\.tsv$")
 
@@ -150,6 +150,13 @@ class SubprocessApp:
         return data[-limit:].decode("utf-8", errors="replace")
 
 
+def _local_spark_kafka_jars() -> str:
+    """The connector jars from this machine's grader cache (standalone runs outside a sandbox)."""
+    from grader.runtime.jars import ensure_runtime
+
+    return ",".join(str(j) for j in ensure_runtime(progress=False).spark_kafka_jars)
+
+
 class SubprocessStarter:
     """``start_app`` for local runs: ``python <script>`` with a small, documented environment.
 
@@ -185,6 +192,7 @@ class SubprocessStarter:
             "PYSPARK_PYTHON": self.python,
             "PYTHONPATH": str(STUDENT_LIB),
             "PYTHONUNBUFFERED": "1",
+            "SPARK_KAFKA_JARS": _local_spark_kafka_jars(),
             **({"JAVA_HOME": os.environ["JAVA_HOME"]} if "JAVA_HOME" in os.environ else {}),
             **self.extra_env,
             **env,
@@ -363,7 +371,7 @@ class HarnessConfig:
     topic: str | None = None  # default: a fresh unique name
     partitions: int = 6
     replication: int = 2
-    spark_kafka_jars: str | None = None  # default: grader.runtime.jars.ensure_runtime()
+    spark_kafka_jars: str | None = None  # default: what the starter's environment has
 
     @property
     def settle_s(self) -> float:
@@ -538,20 +546,18 @@ class _Timeline:
     # -- helpers ---------------------------------------------------------------------------
 
     def env(self) -> dict[str, str]:
-        jars = self.config.spark_kafka_jars
-        if jars is None:
-            from grader.runtime.jars import ensure_runtime
-
-            jars = ",".join(str(j) for j in ensure_runtime().spark_kafka_jars)
-        return {
+        """The app's variables; SPARK_KAFKA_JARS comes from the starter (the sandbox) unless configured."""
+        env = {
             "BOOTSTRAP_SERVERS": self.bootstrap,
             "TOPIC": self.obs.topic,
             "CHECKPOINT_DIR": str(self.checkpoint_dir),
             "OUTPUT_DIR": str(self.output_dir),
             "TRIGGER_SECONDS": f"{self.config.trigger_seconds:g}",
             "IDLE_TIMEOUT_S": f"{self.config.idle_timeout_s:g}",
-            "SPARK_KAFKA_JARS": jars,
         }
+        if self.config.spark_kafka_jars is not None:
+            env["SPARK_KAFKA_JARS"] = self.config.spark_kafka_jars
+        return env
 
     def launch(self, number: int) -> None:
         self.run = RunObservation(run=number)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from grader.results import ExecRecord
 from grader.runtime.shims import Translation
+from grader.spec import Limits
 
 
 @runtime_checkable
@@ -31,7 +33,16 @@ class SandboxProcess(Protocol):
 
 @runtime_checkable
 class Sandbox(Protocol):
-    """Student code + a fresh Kafka cluster, with the seminar's CLI on PATH."""
+    """Student code + a fresh Kafka cluster, with the seminar's CLI on PATH.
+
+    Paths handed out by a sandbox (``workdir``, ``scratch_dir``) are valid both for the grader and,
+    unchanged, for the student's processes, so a check can pass them in environment variables.
+    """
+
+    name: str
+    """Short kind name shown in reports ("local", "docker")."""
+    limits: Limits
+    """Limits applied to every process started from now on (the runner sets them per assignment)."""
 
     @property
     def bootstrap_servers(self) -> str:
@@ -79,3 +90,13 @@ class Sandbox(Protocol):
 
     def translations(self) -> list[Translation]:
         """Seminar-era CLI usages the shims translated so far."""
+
+    def dead_brokers(self) -> dict[int, str]:
+        """Brokers of the sandbox's cluster that are no longer running -> the last lines of their logs."""
+
+    def has_command(self, name: str) -> bool:
+        """Whether ``name`` (e.g. an interpreter named in a shebang) exists for the student's processes."""
+
+
+SandboxFactory = Callable[[Path, int, Limits], Sandbox]
+"""Makes an unstarted sandbox for (submission, brokers, limits); see ``grader.sandbox.factory``."""

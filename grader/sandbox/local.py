@@ -18,15 +18,13 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-import grader
 from grader.procs import child_setup, kill_group, registry
 from grader.results import ExecRecord
 from grader.runtime.cluster import KafkaCluster
 from grader.runtime.jars import Runtime, ensure_runtime
 from grader.runtime.shims import Translation, install, read_translations
 from grader.spec import Limits
-
-STUDENT_LIB = Path(grader.__file__).parent / "student"
+from grader.student import STUDENT_LIB
 
 
 class _CappedReader(threading.Thread):
@@ -324,3 +322,13 @@ class LocalSandbox:
     def translations(self) -> list[Translation]:
         assert self._root is not None
         return read_translations(self._root / "translations.jsonl")
+
+    def dead_brokers(self) -> dict[int, str]:
+        if self.cluster is None:
+            return {}
+        return {n.node_id: n.log_tail() for n in self.cluster.nodes if not n.alive()}
+
+    def has_command(self, name: str) -> bool:
+        if "/" in name:
+            return os.path.isfile(name) and os.access(name, os.X_OK)
+        return shutil.which(name, path=self.base_env()["PATH"]) is not None
