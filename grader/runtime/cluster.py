@@ -208,8 +208,14 @@ class KafkaCluster:
         start_timeout: float = 120.0,
         name: str = "grader",
         class_archive: bool = True,
+        outside_listener: tuple[str, int] | None = None,
     ) -> None:
-        """``class_archive``: start brokers from a cached class-data-sharing archive (built once)."""
+        """``class_archive``: start brokers from a cached class-data-sharing archive (built once).
+
+        ``outside_listener``: ``(advertised host, first port)`` for a second listener on every
+        interface, for clients outside a container (broker i gets port + i - 1); the first
+        listener stays on loopback for the code inside.
+        """
         if brokers < 1:
             raise ValueError("a cluster needs at least one broker")
         self.size = brokers
@@ -224,6 +230,7 @@ class KafkaCluster:
         self.start_seconds: float | None = None
         self.extra_jvm_flags: list[str] = []
         self.class_archive = class_archive
+        self.outside_listener = outside_listener
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -239,6 +246,14 @@ class KafkaCluster:
     def bootstrap_servers(self) -> str:
         """``host:port`` of every broker, comma-separated (what ``--bootstrap-server`` takes)."""
         return ",".join(node.address for node in self.nodes)
+
+    @property
+    def outside_bootstrap_servers(self) -> str:
+        """The outside listener's ``host:port,...`` (empty without one)."""
+        if self.outside_listener is None:
+            return ""
+        host, first = self.outside_listener
+        return ",".join(f"{host}:{first + i}" for i in range(len(self.nodes)))
 
     @property
     def broker_ids(self) -> list[int]:
@@ -382,6 +397,14 @@ class KafkaCluster:
                 f"node.id={node.node_id}\ndirectory.id={_kafka_uuid()}\nversion=1\ncluster.id={self.cluster_id}\n"
             )
             listeners = [f"PLAINTEXT://{HOST}:{node.port}"]
+            advertised = [f"PLAINTEXT://{HOST}:{node.port}"]
+            protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+            if self.outside_listener is not None:
+                outside_host, first = self.outside_listener
+                outside_port = first + node.node_id - 1
+                listeners.append(f"OUTSIDE://0.0.0.0:{outside_port}")
+                advertised.append(f"OUTSIDE://{outside_host}:{outside_port}")
+                protocols.append("OUTSIDE:PLAINTEXT")
             roles = "broker"
             if node.is_controller:
                 listeners.append(f"CONTROLLER://{HOST}:{node.controller_port}")
@@ -392,9 +415,9 @@ class KafkaCluster:
                 "controller.quorum.voters": voters,
                 "controller.listener.names": "CONTROLLER",
                 "listeners": ",".join(listeners),
-                "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
+                "advertised.listeners": ",".join(advertised),
                 "inter.broker.listener.name": "PLAINTEXT",
-                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "listener.security.protocol.map": ",".join(protocols),
                 "log.dirs": data,
                 # Few threads: this is a classroom cluster on a 2-core machine.
                 "num.network.threads": 2,
