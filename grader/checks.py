@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 from grader.kafka_util import KafkaView
 from grader.results import ExecRecord, Note
 from grader.sandbox.base import Sandbox, SandboxProcess
-from grader.spec import AssignmentSpec
+from grader.spec import AssignmentSpec, RunSecret
 
 
 class CheckFailed(Exception):
@@ -87,6 +87,9 @@ class CheckContext:
     runs: list[ExecRecord] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    secret: RunSecret = field(default_factory=RunSecret)
+    """This run's secret for hidden test data (``ctx.secret.rng("purpose")``); never in ``env()``."""
+    _entry: list[Entrypoint | None] = field(default_factory=list, repr=False)
 
     # -- outcomes ------------------------------------------------------------------------------
 
@@ -118,12 +121,16 @@ class CheckContext:
         return env
 
     def entrypoint(self) -> Entrypoint | None:
-        """The first accepted entrypoint present in the student's folder, or None."""
-        for name in self.spec.entrypoints:
-            path = self.folder / name
-            if path.is_file():
-                return _entrypoint(path, self.sandbox.has_command)
-        return None
+        """The first accepted entrypoint present in the student's folder, or None.
+
+        Decided once per run: deciding may convert the sandbox's copy (CRLF -> LF), after which
+        the file no longer shows the problem the report must name.
+        """
+        if not self._entry:
+            names = self.spec.entrypoints
+            found = next((self.folder / n for n in names if (self.folder / n).is_file()), None)
+            self._entry.append(_entrypoint(found, self.sandbox.has_command) if found else None)
+        return self._entry[0]
 
     def missing_entrypoint_message(self) -> str:
         """Expected vs found when no entrypoint exists."""
@@ -169,40 +176,72 @@ class CheckContext:
         )
 
 
+CRLF = b"\r\n"
+
+
 def _entrypoint(path: Path, has_command: Callable[[str], bool]) -> Entrypoint:
-    """Decide how to run ``path``: as is when possible, else through its interpreter, noting why."""
+    """Decide how to run ``path``: as is when possible, else as close to it as possible, noting why.
+
+    The rules (documented in student_template/README.md): a ``.py`` file always runs with the
+    sandbox's ``python3`` (shebang, executable bit and CRLF line endings do not matter to Python).
+    A shell script runs as ``./name`` and therefore needs a shebang naming an existing interpreter,
+    the executable bit and Unix (LF) line endings. When one of those is missing the grader still
+    runs it (through ``bash``, with CRLF converted to LF in the sandbox's private copy) so that the
+    other checks count, and the "runs as is" check fails with the exact reason and the fix.
+    """
     if path.suffix == ".py":
         # Python entrypoints always run with the sandbox's Python, which has kafka-python and pyspark.
         return Entrypoint(path, ["python3", path.name], True)
     fallback = ["bash", path.name]
     try:
-        first = path.read_bytes()[:200].split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        data = path.read_bytes()
     except OSError as exc:
         return Entrypoint(path, fallback, False, f"cannot read {path.name}: {exc}")
+    problems: list[str] = []
+    if CRLF in data:
+        problems.append(_convert_crlf(path, data))
+        data = data.replace(CRLF, b"\n")
+    first = data[:200].split(b"\n", 1)[0].decode("utf-8", errors="replace")
     if not first.startswith("#!"):
-        return Entrypoint(
-            path, fallback, False, f"{path.name} has no shebang line; start it with '#!/usr/bin/env bash'"
+        problems.append(
+            f"{path.name} has no shebang line: './{path.name}' only works from an interactive shell "
+            "(a program or CI job starting it gets 'Exec format error'); start it with '#!/usr/bin/env bash'"
         )
-    interpreter = first[2:].strip().split()
-    exe = interpreter[0] if interpreter else ""
-    if exe == "/usr/bin/env" and len(interpreter) > 1:
-        found = has_command(interpreter[1])
     else:
-        found = bool(exe) and has_command(exe)
-    if not found:
-        return Entrypoint(
-            path,
-            fallback,
-            False,
-            f"the shebang '{first}' names an interpreter that does not exist; "
-            "use '#!/usr/bin/env bash' (or '#!/bin/bash')",
-        )
+        interpreter = first[2:].strip().split()
+        exe = interpreter[0] if interpreter else ""
+        if exe == "/usr/bin/env" and len(interpreter) > 1:
+            found = has_command(interpreter[1])
+        else:
+            found = bool(exe) and has_command(exe)
+        if not found:
+            problems.append(
+                f"the shebang '{first}' names an interpreter that does not exist; "
+                "use '#!/usr/bin/env bash' (or '#!/bin/bash')"
+            )
     if not os.access(path, os.X_OK):
-        return Entrypoint(
-            path,
-            fallback,
-            False,
+        problems.append(
             f"{path.name} is not executable; run 'chmod +x {path.name}' and commit it "
-            "('git update-index --chmod=+x' on Windows)",
+            "('git update-index --chmod=+x' on Windows)"
         )
+    if problems:
+        return Entrypoint(path, fallback, False, "; ".join(problems))
     return Entrypoint(path, [f"./{path.name}"], True)
+
+
+def _convert_crlf(path: Path, data: bytes) -> str:
+    """Replace the sandbox's copy of ``path`` by an LF version; the problem, in the student's words.
+
+    The copy is private to this run. It is unlinked first so that a symlinked entrypoint never
+    makes the grader write through the link.
+    """
+    mode = path.stat().st_mode & 0o777
+    path.unlink()
+    path.write_bytes(data.replace(CRLF, b"\n"))
+    path.chmod(mode)
+    return (
+        f"{path.name} has Windows (CRLF) line endings: bash reads the '\\r' at the end of every line "
+        "as part of the command ('$'\\r': command not found', 'bash\\r: No such file or directory'); "
+        f"convert it with 'dos2unix {path.name}' (or 'sed -i \"s/\\r$//\" {path.name}') and add "
+        "'*.sh text eol=lf' to .gitattributes (the grader converted a copy to grade the rest)"
+    )

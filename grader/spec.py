@@ -2,12 +2,20 @@
 
 Parameters are randomised per run from a recorded seed (so hard-coded answers fail) and are
 reproducible: the same seed gives the same parameters, hence an identical regrade.
+
+Parameters are public (student code gets them in its environment, reports print the seed), so
+nothing a check compares against may be derived from them. Hidden test data (e.g. the values the
+grader writes into a topic before a consumer runs) comes from a :class:`RunSecret` instead: fresh
+random bytes per run, kept in the grader's memory only.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import re
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,6 +25,29 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from grader.errors import SpecError
 
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+class RunSecret:
+    """A per-run secret that hidden test data is drawn from; never exported, printed or recorded.
+
+    It is independent of the seed on purpose: the seed is printed in every report and the
+    parameters are in the student's environment, so anything derived from them can be
+    recomputed by student code without doing the work. A regrade with the same seed gets the
+    same parameters but other hidden data, which a correct solution does not notice.
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes | None = None) -> None:
+        """``key``: fixed bytes for tests; by default 32 fresh bytes from the OS's CSPRNG."""
+        self._key = key if key is not None else secrets.token_bytes(32)
+
+    def rng(self, purpose: str) -> random.Random:
+        """A random generator for one purpose (e.g. ``"consume-partition:values"``), keyed by the secret."""
+        return random.Random(hmac.new(self._key, purpose.encode(), hashlib.sha256).digest())
+
+    def __repr__(self) -> str:
+        return "RunSecret(<hidden>)"
 
 
 class _Strict(BaseModel):

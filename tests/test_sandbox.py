@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import LocalSandbox, Sandbox, SandboxProcess
+from grader.sandbox import Sandbox, SandboxProcess
+from grader.sandbox.local import LocalSandbox
 from grader.spec import Limits
 
 pytestmark = pytest.mark.kafka
@@ -106,3 +107,73 @@ def test_stop_removes_the_sandbox_but_leaves_a_shared_cluster_running(kafka_clus
     box.stop()
     assert not root.exists()
     assert all(node.alive() for node in kafka_cluster.nodes)
+
+
+def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
+    """Whether ``pid`` is gone (or a zombie) within ``seconds``; polls, never sleeps a fixed time."""
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def _kill_if_alive(pid: int) -> None:
+    """Test hygiene: a daemon the sandbox failed to kill must not outlive the test."""
+    if _alive(pid):
+        os.kill(pid, 9)
+
+
+# Each script starts a daemon that escapes the process group (setsid) and writes its pid to stdout;
+# the parent exits at once, so the daemon is re-parented (to the grader, its subreaper).
+DAEMON = "sh -c 'echo $$; exec sleep 300 >/dev/null 2>&1'"
+ESCAPES = {
+    "setsid_background": f"setsid {DAEMON} & sleep 0.2; exit 0",
+    "double_fork_nohup": f"( setsid nohup {DAEMON} & ); sleep 0.2; exit 0",
+    # Scrubbed environment (no marker) but seen by the sampler while its parent still ran.
+    "env_scrubbed_after_a_while": f"env -i setsid {DAEMON} & sleep 1.5; exit 0",
+}
+
+
+@pytest.mark.parametrize("script", ESCAPES.values(), ids=list(ESCAPES))
+def test_nothing_started_by_a_run_outlives_it(sandbox, script):
+    record = sandbox.run(["bash", "-c", script], label="daemon", timeout=30)
+    assert record.returncode == 0, record.stderr
+    daemon = int(record.stdout.split()[0])
+    try:
+        assert _wait_gone(daemon), f"the daemon {daemon} survived the run"
+        stat = Path(f"/proc/{daemon}/stat").read_text() if Path(f"/proc/{daemon}").exists() else ""
+        assert not stat, f"the daemon was killed but left as a zombie: {stat} (we are {os.getpid()})"
+    finally:
+        _kill_if_alive(daemon)
+
+
+def test_a_daemon_that_keeps_forking_is_killed_with_its_children(sandbox):
+    loop = "sh -c 'echo $$; while true; do sleep 0.05 & sleep 0.05; done >/dev/null 2>&1'"
+    record = sandbox.run(["bash", "-c", f"setsid {loop} & sleep 0.3; exit 0"], label="forker", timeout=30)
+    assert record.returncode == 0
+    forker = int(record.stdout.split()[0])
+    try:
+        assert _wait_gone(forker), "the forking loop survived the run"
+    finally:
+        _kill_if_alive(forker)
+
+
+def test_the_time_limit_kills_daemons_too(sandbox):
+    record = sandbox.run(["bash", "-c", "setsid sleep 300 & echo $!; sleep 300"], label="hang", timeout=2)
+    assert record.timed_out
+    daemon = int(record.stdout.split()[0])
+    try:
+        assert _wait_gone(daemon)
+    finally:
+        _kill_if_alive(daemon)
+
+
+def test_a_background_process_of_the_sandbox_is_spared_by_another_run_ending(sandbox):
+    """Killing one run's orphans must not kill another live process of the same sandbox."""
+    app = sandbox.spawn(["bash", "-c", "sleep 300"], label="app")
+    try:
+        sandbox.run(["bash", "-c", "setsid sleep 300 & exit 0"], label="other", timeout=30)
+        assert app.poll() is None
+    finally:
+        app.terminate(grace=1)
+    assert app.poll() is not None

@@ -3,12 +3,18 @@
 Isolation is by process group, rlimits, a private temp copy of the submission and a minimal
 environment; it is meant for students checking their own work and for CI. (A container
 sandbox gives stronger isolation for grading untrusted code at scale.)
+
+Nothing a student process starts outlives its run: the grader becomes the child subreaper of
+its descendants, every run's environment carries a per-sandbox marker, the descendants of a
+running process are sampled while it runs, and the end of a run kills the process group, the
+descendants seen and every re-parented orphan carrying the marker (see ``grader.procs.kill_tree``).
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import secrets
 import shutil
 import subprocess
 import sys
@@ -18,62 +24,59 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from grader.procs import child_setup, kill_group, registry
+import psutil
+
+from grader.procs import become_subreaper, child_setup, descendants, kill_tree, registry
 from grader.results import ExecRecord
 from grader.runtime.cluster import KafkaCluster
 from grader.runtime.jars import Runtime, ensure_runtime
 from grader.runtime.shims import Translation, install, read_translations
+from grader.sandbox.output import CappedOutput
 from grader.spec import Limits
 from grader.student import STUDENT_LIB
 
 
 class _CappedReader(threading.Thread):
-    """Drains a pipe completely, keeping its first and last ``cap / 2`` bytes and counting the rest.
-
-    The tail matters as much as the head: a crash's traceback comes last, after pages of logs.
-    """
+    """Drains a pipe completely into a :class:`CappedOutput`."""
 
     def __init__(self, pipe, cap: int) -> None:
         super().__init__(daemon=True)
         self.pipe = pipe
-        self.head_cap = cap - cap // 2
-        self.tail_cap = cap // 2
-        self.head = bytearray()
-        self.tail = bytearray()
-        self.total = 0
+        self.output = CappedOutput(cap)
         self.start()
 
     def run(self) -> None:
         for chunk in iter(lambda: self.pipe.read1(65536), b""):
-            self.total += len(chunk)
-            room = self.head_cap - len(self.head)
-            if room > 0:
-                self.head += chunk[:room]
-                chunk = chunk[room:]
-            if chunk and self.tail_cap:
-                self.tail += chunk
-                del self.tail[: max(0, len(self.tail) - self.tail_cap)]
+            self.output.feed(chunk)
         self.pipe.close()
 
     @property
     def dropped(self) -> int:
-        return self.total - len(self.head) - len(self.tail)
+        return self.output.dropped
 
     def text(self) -> str:
-        head = self.head.decode("utf-8", errors="replace")
-        if not self.tail:
-            return head
-        tail = self.tail.decode("utf-8", errors="replace")
-        marker = f"\n[... {self.dropped} bytes cut ...]\n" if self.dropped else ""
-        return head + marker + tail
+        return self.output.text()
+
+
+MARKER_ENV = "GRADER_SANDBOX_RUN"
+"""Set in every student process's environment; its value names the sandbox (finds re-parented orphans)."""
+SAMPLE_SECONDS = 0.5
 
 
 class LocalProcess:
-    """A student process group started by :class:`LocalSandbox`."""
+    """A student process tree started by :class:`LocalSandbox`."""
 
     def __init__(
-        self, cmd: list[str], label: str, proc: subprocess.Popen, cap: int, stdin: bytes | None
+        self,
+        cmd: list[str],
+        label: str,
+        proc: subprocess.Popen,
+        cap: int,
+        stdin: bytes | None,
+        sandbox: LocalSandbox | None = None,
     ) -> None:
+        self.sandbox = sandbox
+        self._seen: dict[int, psutil.Process] = {}
         self.cmd = cmd
         self.label = label
         self.proc = proc
@@ -87,6 +90,23 @@ class LocalProcess:
         self._err = _CappedReader(proc.stderr, cap)
         if proc.stdin is not None:
             threading.Thread(target=self._feed, args=(stdin or b"",), daemon=True).start()
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        """Remember every descendant seen while the process runs, so that one that daemonises
+        (and so leaves the group and the tree) is still known when the run ends."""
+        while self.proc.poll() is None:
+            for p in descendants(self.proc.pid):
+                self._seen.setdefault(p.pid, p)
+            time.sleep(SAMPLE_SECONDS)
+
+    def kill_tree(self, grace: float = 0.0) -> None:
+        """Kill this run's group, its descendants (also those seen earlier) and the sandbox's orphans."""
+        marker = spare = None
+        if self.sandbox is not None:
+            marker = (MARKER_ENV, self.sandbox.token)
+            spare = [h.proc.pid for h in self.sandbox._procs if h is not self and h.proc.poll() is None]
+        kill_tree(self.proc, grace, known=list(self._seen.values()), marker=marker, spare=spare or ())
 
     def _feed(self, data: bytes) -> None:
         assert self.proc.stdin is not None
@@ -117,20 +137,21 @@ class LocalProcess:
     def terminate(self, grace: float = 10.0) -> int | None:
         if self.poll() is None:
             self.killed_by_grader = True
-            kill_group(self.proc, grace=grace)
+            self.kill_tree(grace)
         self._mark_end()
         return self.proc.returncode
 
     def kill_at_limit(self) -> None:
         if self.poll() is None:
             self.timed_out = True
-            kill_group(self.proc)
+            self.kill_tree()
         self._mark_end()
 
     def record(self) -> ExecRecord:
         if self.poll() is not None:
-            # Group members may still hold the pipes; kill stragglers so the readers finish.
-            kill_group(self.proc)
+            # Anything it left behind may still hold the pipes or act later (rewrite files, stop
+            # brokers): nothing started by a run outlives it.
+            self.kill_tree()
             self._out.join(timeout=5)
             self._err.join(timeout=5)
         end = self.ended if self.ended is not None else time.monotonic()
@@ -171,6 +192,8 @@ class LocalSandbox:
         self._owns_cluster = cluster is None
         self._root: Path | None = None
         self._procs: list[LocalProcess] = []
+        self.token = secrets.token_hex(8)
+        """This sandbox's value of ``MARKER_ENV``."""
 
     def __enter__(self) -> LocalSandbox:
         return self.start()
@@ -198,6 +221,7 @@ class LocalSandbox:
 
     def start(self) -> LocalSandbox:
         self.runtime = self.runtime or ensure_runtime()
+        become_subreaper()
         self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         try:
             if self.submission.is_dir():
@@ -223,7 +247,7 @@ class LocalSandbox:
 
     def stop(self, keep_logs_to: Path | None = None) -> None:
         for proc in self._procs:
-            kill_group(proc.proc)
+            proc.kill_tree()
         self._procs.clear()
         if self.cluster is not None and self._owns_cluster:
             self.cluster.stop(keep_logs_to=keep_logs_to)
@@ -262,6 +286,7 @@ class LocalSandbox:
             "PYSPARK_PYTHON": sys.executable,
             "PYTHONPATH": str(STUDENT_LIB),
             "PYTHONUNBUFFERED": "1",
+            MARKER_ENV: self.token,
         }
 
     def _limits(self) -> None:
@@ -295,7 +320,7 @@ class LocalSandbox:
             preexec_fn=child_setup(self._limits),
         )
         registry.add(proc)
-        handle = LocalProcess(cmd, label, proc, self.limits.output_kb * 1024, stdin)
+        handle = LocalProcess(cmd, label, proc, self.limits.output_kb * 1024, stdin, sandbox=self)
         self._procs.append(handle)
         return handle
 
