@@ -1,4 +1,4 @@
-"""Command line: ``grader setup | cluster up | list | check | validate``."""
+"""Command line: ``grader setup | cluster up | list | check | validate | batch``."""
 
 from __future__ import annotations
 
@@ -118,6 +118,13 @@ def cmd_cluster_up(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from grader.registry import discover
 
+    if args.json:
+        import json
+
+        from grader.registry import describe
+
+        print(json.dumps([describe(a) for a in discover()], indent=2))
+        return ExitCode.OK
     for a in discover():
         print(f"{a.id:<20} {a.spec.points:>4g} pts  {' | '.join(a.spec.entrypoints):<40} {a.spec.title}")
         params = ", ".join(f"${name}" for name in a.spec.params)
@@ -126,29 +133,40 @@ def cmd_list(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _print_result(result, paths: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+def _print_result(result, paths: dict[str, Path], verbosity: int = 0) -> None:  # type: ignore[no-untyped-def]
     from grader.results import Status
 
     marks = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP"}
+    if verbosity < 0:
+        print(f"{result.points:g}/{result.max_points:g} {result.outcome} (seed {result.seed})")
+        return
     for a in result.assignments:
         print(f"\n{a.title} [{a.id}]: {a.points:g}/{a.max_points:g}")
         if a.error:
             print(f"  GRADER ERROR: {a.error}")
         for c in a.checks:
             print(f"  {marks[c.status]:<5} {c.points:g}/{c.max_points:g}  {c.title}")
-            if c.status is not Status.PASSED:
-                for line in c.message.splitlines()[:6]:
+            if c.status is not Status.PASSED or verbosity > 0:
+                lines = c.message.splitlines()
+                for line in lines if verbosity > 0 else lines[:6]:
                     print(f"          {line}")
                 if c.hint:
                     print(f"          hint: {c.hint}")
+                if verbosity > 1 and c.details:
+                    print("          details:\n" + c.details)
         for n in a.notes:
             print(f"  note: {n.text}")
     print(
         f"\nTotal: {result.points:g}/{result.max_points:g}   (seed {result.seed}; "
         f"re-run with --seed {result.seed} for the same parameters)"
     )
+    if verbosity > 0:
+        print("Timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
     if "html" in paths:
         print(f"Report: {paths['html']}")
+    for kind, path in paths.items():
+        if kind != "html" and (verbosity > 0 or "html" not in paths):
+            print(f"{kind}: {path}")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -161,8 +179,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         out=Path(args.out) if args.out else None,
         seed=args.seed,
         sandbox_factory=factory(args.sandbox),
+        formats=args.format,
+        view="student" if args.student_view else "ta",
     )
-    _print_result(result, paths)
+    _print_result(result, paths, args.verbose - args.quiet)
     if result.has_error:
         return ExitCode.GRADER_ERROR
     return ExitCode.OK if result.passed else ExitCode.FAILED
@@ -186,6 +206,89 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from grader.batch import BatchOptions, run_batch
+    from grader.batch.progress import make_progress
+
+    try:
+        deadline = datetime.fromisoformat(args.deadline) if args.deadline else None
+    except ValueError as exc:
+        raise UsageError(f"--deadline {args.deadline!r}: use ISO 8601, e.g. 2026-12-01T23:59+01:00") from exc
+    opts = BatchOptions(
+        source=Path(args.submissions),
+        out=Path(args.out),
+        assignment_ids=args.assignment,
+        roster=Path(args.roster) if args.roster else None,
+        jobs=args.jobs,
+        sandbox=args.sandbox,
+        resume=args.resume,
+        rerun_errors=args.rerun_errors,
+        course_seed=args.course_seed,
+        deadline=deadline,
+        timeout_s=args.timeout,
+        layout=args.layout,
+    )
+    executor = None
+    if args.scheduler:
+        from grader.batch.dask import DaskExecutor
+
+        executor = DaskExecutor(args.scheduler)
+    outcome = run_batch(opts, executor=executor, progress=make_progress())
+    print(
+        f"\n{outcome.layout} layout, course seed {outcome.course_seed}: {outcome.graded} graded now, "
+        f"{outcome.kept} kept from before"
+    )
+    for status, n in outcome.counts.items():
+        if n:
+            print(f"  {status:<13} {n:>4}")
+    print(f"Class page: {outcome.paths['index']}")
+    print(f"Gradebook:  {outcome.paths['gradebook']}")
+    if any(r.status.grader_side for r in outcome.records):
+        print("Some submissions hit grader errors or time-outs; re-run them with --rerun-errors.")
+        return ExitCode.GRADER_ERROR
+    return ExitCode.OK if all(r.status.value == "passed" for r in outcome.records) else ExitCode.FAILED
+
+
+def cmd_package_gradescope(args: argparse.Namespace) -> int:
+    from grader.package.gradescope import build_package
+
+    built = build_package(Path(args.out), args.assignment)
+    names = ", ".join(built.assignments)
+    print(f"Gradescope autograder: {built.path} ({built.size_kb} KiB; assignments: {names})")
+    print("Upload it as the assignment's autograder (see README: 'Gradescope').")
+    return ExitCode.OK
+
+
+def _verbosity_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="count", default=0, help="print only the total")
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, help="print every check's message (-vv: details)"
+    )
+
+
+def cmd_image_build(args: argparse.Namespace) -> int:
+    from grader.runtime.jars import ensure_runtime
+    from grader.sandbox.image import build, describe
+
+    result = build(ensure_runtime(), force=args.force, log=lambda line: print(line, flush=True))
+    print(describe(result))
+    return ExitCode.OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from grader.doctor import diagnose
+
+    findings = diagnose()
+    for f in findings:
+        print(f"{'ok' if f.ok else 'MISSING':<8} {f.name:<28} {f.found}")
+        if not f.ok:
+            print(f"{'':<8} {'':<28} fix: {f.fix}   (needed for {f.needed_for})")
+    required = [f for f in findings if f.needed_for == "grading"]
+    return ExitCode.OK if all(f.ok for f in required) else ExitCode.FAILED
+
+
 def _sandbox_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sandbox",
@@ -203,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Grades the Kafka + Spark Streaming seminar's assignments "
         "on a real Kafka cluster and real Spark.",
     )
+    from grader import __version__
+
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser(
@@ -220,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_cluster_up)
 
     p = sub.add_parser("list", help="the assignments, their points and entrypoints")
+    p.add_argument("--json", action="store_true", help="as JSON (specs, parameters, checks and their points)")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("check", help="grade a submission folder and write its reports")
@@ -227,6 +334,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--out", help="report folder (default reports/<submission name>)")
     p.add_argument("--seed", type=int, help="parameter seed (default: random; printed in the report)")
+    p.add_argument(
+        "--format",
+        action="append",
+        choices=["html", "json", "gradescope", "prairielearn", "junit", "classroom", "summary"],
+        help="write only this report under its platform's file name (repeatable); gradescope or "
+        "prairielearn alone default --out to the platform's folder (/autograder/results, /grade/results)",
+    )
+    p.add_argument(
+        "--student-view", action="store_true", help="HTML report without checks students may not see yet"
+    )
+    _verbosity_options(p)
     _sandbox_option(p)
     p.set_defaults(func=cmd_check)
 
@@ -236,13 +354,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     _sandbox_option(p)
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("image", help="the docker grading image")
+    isub = p.add_subparsers(dest="image_command", required=True, parser_class=_Parser)
+    b = isub.add_parser(
+        "build", help="build the grading image from docker/ (re-used when inputs are unchanged)"
+    )
+    b.add_argument("--force", action="store_true", help="rebuild the base and the image even if they exist")
+    b.set_defaults(func=cmd_image_build)
+
+    p = sub.add_parser(
+        "doctor", help="what is installed or missing (Java, jars, docker, image) and how to fix it"
+    )
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("package", help="build a grading platform's autograder bundle")
+    psub = p.add_subparsers(dest="package_command", required=True, parser_class=_Parser)
+    gs = psub.add_parser(
+        "gradescope", help="the Gradescope autograder zip (setup.sh, run_autograder, the grader)"
+    )
+    gs.add_argument("--out", default="autograder.zip", help="zip to write (default autograder.zip)")
+    gs.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
+    gs.set_defaults(func=cmd_package_gradescope)
+
+    p = sub.add_parser("batch", help="grade a whole class: gradebook.csv, index.html, one report per student")
+    p.add_argument(
+        "submissions",
+        help="folder of per-student folders or archives, or an LMS download "
+        "(Moodle, Canvas, Gradescope export, GitHub Classroom clones; folder or zip)",
+    )
+    p.add_argument("--out", required=True, help="output folder (reports, gradebook.csv, index.html)")
+    p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--roster", help="CSV with id, name, email, login columns to join")
+    p.add_argument("--jobs", type=int, help="sandboxes at once (default: what memory and CPUs allow)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep every result whose submission, assignments and seed are unchanged",
+    )
+    p.add_argument(
+        "--rerun-errors",
+        action="store_true",
+        help="like --resume, but also regrade grader errors, time-outs and crashes",
+    )
+    p.add_argument(
+        "--course-seed",
+        type=int,
+        help="seed from which each student's parameters derive (default: the one in --out, else new)",
+    )
+    p.add_argument("--deadline", help="GitHub Classroom: grade the last commit before this ISO time")
+    p.add_argument("--timeout", type=float, help="wall-clock limit per submission in seconds")
+    p.add_argument(
+        "--layout",
+        default="auto",
+        choices=["auto", "folders", "zips", "moodle", "canvas", "gradescope", "github"],
+    )
+    p.add_argument("--scheduler", help="grade on a Dask cluster at this address (tcp://HOST:8786)")
+    _sandbox_option(p)
+    p.set_defaults(func=cmd_batch)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns an :class:`ExitCode`."""
     args = build_parser().parse_args(argv)
+    # Our own handlers, whatever we inherited: a background job of a non-interactive shell starts with
+    # SIGINT ignored, and Ctrl-C must still stop every process and container and clean up.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
