@@ -1,13 +1,40 @@
-"""The results model: what a grading run found. Renderers (HTML, JSON, Gradescope) read only this."""
+"""The results model: what a grading run found. Renderers (HTML, JSON, Gradescope) read only this.
+
+Totals (``points``, ``max_points``, ``passed``, ``has_error``, ``outcome``) are pydantic computed
+fields: they are in every dump and in the JSON Schema (read-only), and ignored when a dump is
+validated back. ``grader/report/results.schema.json`` is generated from these models
+(``python -m grader.report.schema``); a test fails when it drifts from them.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 SCHEMA_VERSION = 1
+SCHEMA_FILE = "results.schema.json"
+"""The JSON Schema's file name; ``results.json`` names it in ``"$schema"`` and it is written beside it."""
+
+Outcome = Literal["passed", "failed", "error"]
+
+
+class _Model(BaseModel):
+    # Attribute docstrings become descriptions in the published JSON Schema.
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class Visibility(StrEnum):
+    """Who sees a check's result on a grading platform (the TA always sees everything)."""
+
+    VISIBLE = "visible"
+    """Students see it right away (the default)."""
+    AFTER_DUE_DATE = "after_due_date"
+    """Students see it once the due date has passed."""
+    HIDDEN = "hidden"
+    """Students never see it (its points still count)."""
 
 
 class Status(StrEnum):
@@ -23,7 +50,7 @@ class Status(StrEnum):
     """Not run because a check it depends on did not pass."""
 
 
-class ExecRecord(BaseModel):
+class ExecRecord(_Model):
     """One student process the grader ran: command, exit, captured (capped) output, duration."""
 
     label: str
@@ -42,7 +69,7 @@ class ExecRecord(BaseModel):
     stderr_truncated_bytes: int = 0
 
 
-class CheckResult(BaseModel):
+class CheckResult(_Model):
     """The result of one check."""
 
     id: str
@@ -58,16 +85,18 @@ class CheckResult(BaseModel):
     details: str = ""
     """Longer evidence (a diff, a table); shown collapsed."""
     duration_s: float = 0.0
+    visibility: Visibility = Visibility.VISIBLE
+    """Who may see this result on a grading platform."""
 
 
-class Note(BaseModel):
+class Note(_Model):
     """Advice that costs no points, e.g. a seminar-era flag the sandbox translated."""
 
     text: str
     kind: str = "info"
 
 
-class AssignmentResult(BaseModel):
+class AssignmentResult(_Model):
     """All checks of one assignment for one submission."""
 
     id: str
@@ -87,24 +116,40 @@ class AssignmentResult(BaseModel):
     logs: dict[str, str] = Field(default_factory=dict)
     """Name -> path (relative to the output folder) of kept logs, e.g. broker logs on failure."""
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def points(self) -> float:
+        """Points earned: the sum over the checks."""
         return sum(c.points for c in self.checks)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def has_error(self) -> bool:
+        """True when the grader broke on this assignment (not the student's fault)."""
         return self.error is not None or any(c.status is Status.ERROR for c in self.checks)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
+        """True when every check passed and there was no grader error."""
         return (
             not self.has_error and all(c.status is Status.PASSED for c in self.checks) and bool(self.checks)
         )
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def outcome(self) -> Outcome:
+        """``error`` (the grader broke), ``passed`` (full marks) or ``failed``."""
+        return "error" if self.has_error else "passed" if self.passed else "failed"
 
-class SubmissionResult(BaseModel):
+
+class SubmissionResult(_Model):
     """A whole grading run of one submission folder."""
 
+    model_config = ConfigDict(populate_by_name=True, use_attribute_docstrings=True)
+
+    schema_ref: str = Field(SCHEMA_FILE, alias="$schema")
+    """The JSON Schema this document follows (written beside it as ``results.schema.json``)."""
     schema_version: int = SCHEMA_VERSION
     submission: str
     """The submission's name (its folder name)."""
@@ -117,18 +162,32 @@ class SubmissionResult(BaseModel):
     """Seconds: ``cluster_start``, ``student`` (their processes), ``grader`` (everything else), ``total``."""
     assignments: list[AssignmentResult] = Field(default_factory=list)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def points(self) -> float:
+        """Points earned over every assignment."""
         return sum(a.points for a in self.assignments)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def max_points(self) -> float:
+        """Points possible over every assignment (from the specs)."""
         return sum(a.max_points for a in self.assignments)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def has_error(self) -> bool:
+        """True when the grader broke on any assignment."""
         return any(a.has_error for a in self.assignments)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
+        """True when every assignment passed."""
         return bool(self.assignments) and all(a.passed for a in self.assignments)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def outcome(self) -> Outcome:
+        """``error`` (the grader broke somewhere), ``passed`` (full marks) or ``failed``."""
+        return "error" if self.has_error else "passed" if self.passed else "failed"

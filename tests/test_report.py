@@ -8,99 +8,32 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import report_data
+from report_data import CUT_BYTES, IMG, SCRIPT
 
-from grader.report import write_reports
-from grader.report.html import html_id
-from grader.results import (
-    AssignmentResult,
-    CheckResult,
-    ExecRecord,
-    Note,
-    Status,
-    SubmissionResult,
-)
-
-SCRIPT = "<script>alert(1)</script>"
-IMG = '<img src=x onerror="alert(2)">'
-CUT_BYTES = 123_456
-
-
-def _check(cid: str, status: Status, points: float, max_points: float, **kw: str) -> CheckResult:
-    return CheckResult(id=cid, title=kw.pop("title", cid.replace("-", " ").capitalize()), status=status,
-                       points=points, max_points=max_points, duration_s=0.25, **kw)
-
-
-def _submission(name: str, assignments: list[AssignmentResult]) -> SubmissionResult:
-    return SubmissionResult(
-        submission=name, seed=424242, grader_version="0.1.0",
-        started_at=datetime(2026, 1, 15, 10, 30, tzinfo=UTC), duration_s=83.4,
-        timings={"cluster_start": 9.1, "student": 41.0, "grader": 42.4, "total": 83.4},
-        assignments=assignments,
-    )
+from grader.errors import UsageError
+from grader.report import FORMATS, write_reports
+from grader.report.html import html_id, render_html
+from grader.results import SCHEMA_FILE, SubmissionResult
 
 
 @pytest.fixture
 def full_marks() -> SubmissionResult:
-    checks = [_check("topic-exists", Status.PASSED, 4, 4, message="topic hob2026-abc exists"),
-              _check("partitions", Status.PASSED, 6, 6, message="6 partitions, as expected")]
-    a = AssignmentResult(id="topic-create", title="Create a topic", max_points=10,
-                         entrypoint="create_topic.sh", params={"topic": "hob2026-abc", "partitions": 6},
-                         checks=checks, timings={"student": 2.0, "grader": 3.0, "total": 5.0})
-    return _submission("alice", [a])
+    return report_data.full_marks()
 
 
 @pytest.fixture
 def mixed() -> SubmissionResult:
-    long_out = SCRIPT + "\n" + "".join(f"line {i}: produced message {i}\n" for i in range(200))
-    runs = [
-        ExecRecord(label="first run", command=["bash", "create_topic.sh", "hob2026-abc"], returncode=-9,
-                   timed_out=True, killed_by_grader=True, duration_s=30.02, stdout=long_out,
-                   stderr="\x1b[31mERROR\x1b[0m something\x00 odd", stdout_truncated_bytes=CUT_BYTES),
-        ExecRecord(label="restart after checkpoint", command=["python3", "stream.py", "--topic", "a b"],
-                   returncode=0, killed_by_grader=True, duration_s=4.5, stdout="ok\n"),
-        ExecRecord(label="never started", command=["python3", "missing.py"], returncode=None, duration_s=0.0),
-    ]
-    topic = AssignmentResult(
-        id="topic-create", title="Create a topic", max_points=10, entrypoint="create_topic.sh",
-        params={"topic": "hob2026-abc", "partitions": 6, "ratio": 0.5},
-        checks=[
-            _check("topic-exists", Status.PASSED, 4, 4, message="topic hob2026-abc exists"),
-            _check("partitions", Status.FAILED, 0, 3, title="Topic has 6 partitions",
-                   message=f"expected 6 partitions, found 3; your script printed {IMG}",
-                   hint="pass --partitions 6 to kafka-topics --create",
-                   details="kafka-topics --describe:\n" + SCRIPT + "\nPartitionCount: 3"),
-            _check("replication", Status.SKIPPED, 0, 3, title="Replication factor 2",
-                   message="not checked because the partitions check failed",
-                   hint="fix the partitions first"),
-        ],
-        notes=[Note(text="you used --zookeeper; in Kafka 4 write --bootstrap-server"),
-               Note(text="your script took 30 s", kind="warning")],
-        runs=runs, timings={"cluster_start": 9.1, "student": 34.5, "grader": 6.0, "total": 49.6},
-        logs={"broker-1": "logs/broker-1.log", "broker-2": "logs/broker-2.log"},
-    )
-    produce = AssignmentResult(
-        id="produce-sequence", title="Produce a sequence", max_points=15, entrypoint="produce.py",
-        params={"n": 20},
-        checks=[
-            _check("count", Status.PASSED, 8, 8, title="20 messages produced"),
-            _check("order", Status.PASSED, 5, 5, title="Messages in order"),
-            _check("keys", Status.ERROR, 0, 2, title="Keys are set",
-                   message="Traceback (most recent call last):\n  KeyError: 'partition'"),
-        ],
-    )
-    consume = AssignmentResult(id="consume-partition", title="Consume one partition", max_points=5,
-                               error="the Kafka cluster did not start within 60 s")
-    return _submission("bob <dev>", [topic, produce, consume])
+    return report_data.mixed()
 
 
 @pytest.fixture
-def failed_only(mixed: SubmissionResult) -> SubmissionResult:
-    return mixed.model_copy(update={"assignments": mixed.assignments[:1]})
+def failed_only() -> SubmissionResult:
+    return report_data.failed_only()
 
 
 class _Elements(HTMLParser):
@@ -129,17 +62,62 @@ def _html(result: SubmissionResult, out: Path) -> str:
     return write_reports(result, out)["html"].read_text("utf-8")
 
 
-def test_write_reports_writes_every_file(mixed: SubmissionResult, tmp_path: Path) -> None:
-    paths = write_reports(mixed, tmp_path / "out")
-    assert set(paths) == {"html", "json", "gradescope", "junit"}
+def test_write_reports_writes_every_file(full_marks: SubmissionResult, tmp_path: Path) -> None:
+    paths = write_reports(full_marks, tmp_path / "out")
+    assert set(paths) == set(FORMATS)
     assert paths["html"] == tmp_path / "out" / "report.html"
     assert paths["gradescope"] == tmp_path / "out" / "gradescope" / "results.json"
+    assert paths["prairielearn"] == tmp_path / "out" / "prairielearn" / "results.json"
     for path in paths.values():
         assert path.is_file()
         assert path.stat().st_size > 0
-    write_reports(mixed, tmp_path / "out")  # overwriting is fine and leaves no temp files
+    assert (tmp_path / "out" / SCHEMA_FILE).is_file(), "results.json names its schema, which lies beside it"
+    write_reports(full_marks, tmp_path / "out")  # overwriting is fine and leaves no temp files
     leftovers = [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_grader_error_writes_no_gradescope_file_and_removes_a_stale_one(
+    full_marks: SubmissionResult, mixed: SubmissionResult, tmp_path: Path
+) -> None:
+    stale = write_reports(full_marks, tmp_path)["gradescope"]
+    paths = write_reports(mixed, tmp_path)
+    assert "gradescope" not in paths
+    assert not stale.exists(), "a stale Gradescope file would post the previous score"
+    assert set(paths) == set(FORMATS) - {"gradescope"}
+
+
+def test_formats_alone_use_platform_file_names(full_marks: SubmissionResult, tmp_path: Path) -> None:
+    paths = write_reports(full_marks, tmp_path, ["gradescope"])
+    assert paths == {"gradescope": tmp_path / "results.json"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"], "nothing but Gradescope's file"
+    assert "tests" in json.loads(paths["gradescope"].read_text())
+    paths = write_reports(full_marks, tmp_path / "two", ["junit", "summary"])
+    assert paths == {"junit": tmp_path / "two" / "junit.xml", "summary": tmp_path / "two" / "summary.md"}
+
+
+def test_formats_that_would_share_a_file_are_a_usage_error(
+    full_marks: SubmissionResult, tmp_path: Path
+) -> None:
+    with pytest.raises(UsageError, match=r"both write results\.json"):
+        write_reports(full_marks, tmp_path, ["json", "gradescope"])
+    with pytest.raises(UsageError, match="unknown format"):
+        write_reports(full_marks, tmp_path, ["moodle"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_html_student_view_leaves_out_checks_not_visible_yet(tmp_path: Path) -> None:
+    result = report_data.with_hidden()
+    ta = _text(render_html(result))
+    student = _text(render_html(result, view="student"))
+    assert "Hidden check" in ta
+    assert "secret expectation" in ta
+    assert "Hidden check" not in student
+    assert "After the due date" not in student
+    assert "secret expectation" not in student
+    assert "2 / 2" in student, "totals cover only what the student sees"
+    assert "2 more check(s), worth 8 points, are graded but shown later or only to your TA" in student
+    assert result.points == 7, "the model itself is not changed by the view"
 
 
 def test_html_escapes_student_output(mixed: SubmissionResult, tmp_path: Path) -> None:
@@ -164,8 +142,9 @@ def test_html_self_contained_and_phone_ready(mixed: SubmissionResult, tmp_path: 
     assert not re.search(r"[^-]width:\s*\d+px", page)
 
 
-def test_html_score_and_banners(full_marks: SubmissionResult, mixed: SubmissionResult,
-                                failed_only: SubmissionResult, tmp_path: Path) -> None:
+def test_html_score_and_banners(
+    full_marks: SubmissionResult, mixed: SubmissionResult, failed_only: SubmissionResult, tmp_path: Path
+) -> None:
     full = _text(_html(full_marks, tmp_path / "full"))
     assert "10 / 10" in full
     assert "100%" in full
@@ -203,8 +182,9 @@ def test_html_every_check_has_id_and_status(mixed: SubmissionResult, tmp_path: P
     assert statuses == {"passed", "failed", "skipped", "error"}
 
 
-def test_html_checks_show_message_hint_details(mixed: SubmissionResult, full_marks: SubmissionResult,
-                                               tmp_path: Path) -> None:
+def test_html_checks_show_message_hint_details(
+    mixed: SubmissionResult, full_marks: SubmissionResult, tmp_path: Path
+) -> None:
     text = _text(_html(mixed, tmp_path / "m"))
     assert "expected 6 partitions, found 3" in text
     assert "What to do: pass --partitions 6 to kafka-topics --create" in text
@@ -238,11 +218,14 @@ def test_html_runs_notes_params_logs_seed(mixed: SubmissionResult, tmp_path: Pat
 
 def test_results_json_round_trips(mixed: SubmissionResult, tmp_path: Path) -> None:
     data = json.loads(write_reports(mixed, tmp_path)["json"].read_text("utf-8"))
+    assert next(iter(data)) == "$schema"
+    assert data["$schema"] == SCHEMA_FILE
     assert data["schema_version"] == mixed.schema_version
     assert (data["points"], data["max_points"], data["passed"], data["has_error"]) == (17, 30, False, True)
     assert data["outcome"] == "error"
     totals = [(a["points"], a["max_points"], a["passed"], a["has_error"]) for a in data["assignments"]]
     assert totals == [(4, 10, False, False), (13, 15, False, True), (0, 5, False, True)]
+    assert [a["outcome"] for a in data["assignments"]] == ["failed", "error", "error"]
     assert SubmissionResult.model_validate(data) == mixed
 
 
@@ -250,68 +233,12 @@ def test_results_json_full_marks(full_marks: SubmissionResult, tmp_path: Path) -
     data = json.loads(write_reports(full_marks, tmp_path)["json"].read_text("utf-8"))
     assert data["passed"] is True
     assert data["outcome"] == "passed"
+    assert data["assignments"][0]["checks"][0]["visibility"] == "visible"
     assert SubmissionResult.model_validate(data) == full_marks
 
 
-def test_gradescope_json(mixed: SubmissionResult, tmp_path: Path) -> None:
-    data = json.loads(write_reports(mixed, tmp_path)["gradescope"].read_text("utf-8"))
-    assert data["score"] == 17
-    assert data["max_score"] == 30
-    assert isinstance(data["execution_time"], int | float)
-    assert "17 / 30" in data["output"]
-    assert "not your fault" in data["output"]
-    tests = data["tests"]
-    for t in tests:
-        assert set(t) >= {"name", "score", "max_score", "status", "output", "visibility"}
-        assert t["status"] in {"passed", "failed"}
-        assert t["visibility"] == "visible"
-    by_name = {t["name"]: t for t in tests}
-    assert by_name["Create a topic: Topic has 6 partitions"]["status"] == "failed"
-    assert "Hint: pass --partitions 6" in by_name["Create a topic: Topic has 6 partitions"]["output"]
-    keys = by_name["Produce a sequence: Keys are set"]
-    assert keys["status"] == "failed"
-    assert keys["score"] == 0
-    assert keys["output"].startswith("GRADER ERROR:")
-    stopped = by_name["Consume one partition: grader error"]
-    assert stopped["max_score"] == 5
-    assert stopped["output"].startswith("GRADER ERROR:")
-    assert sum(t["score"] for t in tests) == data["score"]
-    assert sum(t["max_score"] for t in tests) == data["max_score"]
-
-
-def test_gradescope_full_marks(full_marks: SubmissionResult, tmp_path: Path) -> None:
-    data = json.loads(write_reports(full_marks, tmp_path)["gradescope"].read_text("utf-8"))
-    assert (data["score"], data["max_score"]) == (10, 10)
-    assert [t["status"] for t in data["tests"]] == ["passed", "passed"]
-
-
-def _counts(element: ET.Element) -> tuple[str | None, ...]:
-    return tuple(element.get(k) for k in ("tests", "failures", "errors", "skipped"))
-
-
-def test_junit_xml(mixed: SubmissionResult, tmp_path: Path) -> None:
-    mixed.assignments[0].checks[1].message += " \x1b[31mred\x1b[0m \x00"
-    root = ET.parse(write_reports(mixed, tmp_path)["junit"]).getroot()
-    assert root.tag == "testsuites"
-    assert _counts(root) == ("7", "1", "2", "1")
-    suites = {s.get("name"): s for s in root.iter("testsuite")}
-    assert list(suites) == ["topic-create", "produce-sequence", "consume-partition"]
-    topic = suites["topic-create"]
-    assert _counts(topic) == ("3", "1", "0", "1")
-    assert len(topic.findall("testcase")) == 3
-    failure = topic.find("testcase/failure")
-    assert failure is not None
-    assert "expected 6 partitions" in (failure.get("message") or "")
-    assert IMG in (failure.text or "")  # escaped on disk, intact once parsed
-    assert SCRIPT in (failure.text or "")
-    assert len(root.findall(".//error")) == 2
-    assert len(root.findall(".//skipped")) == 1
-    assert len(suites["consume-partition"].findall("testcase/error")) == 1
-    assert "--zookeeper" in (topic.findtext("system-out") or "")
-
-
 def test_empty_submission_still_reports(tmp_path: Path) -> None:
-    empty = _submission("nobody", [])
+    empty = report_data.submission("nobody", [])
     paths = write_reports(empty, tmp_path)
     assert "0 / 0" in _text(paths["html"].read_text("utf-8"))
     assert json.loads(paths["gradescope"].read_text("utf-8"))["tests"] == []
@@ -326,10 +253,24 @@ def test_report_renders_in_headless_chromium(mixed: SubmissionResult, tmp_path: 
         pytest.skip("no chromium binary on PATH (apt-get install chromium)")
     page = write_reports(mixed, tmp_path / "out")["html"]
     proc = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout

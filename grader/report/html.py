@@ -7,23 +7,22 @@ import shlex
 import signal
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from grader.report.machine import fmt_points, outcome
-from grader.results import SubmissionResult
+from grader.report.machine import outcome
+from grader.report.text import clean_output, fmt_points
+from grader.results import AssignmentResult, Note, SubmissionResult, Visibility
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html.j2"
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+View = Literal["ta", "student"]
+
 _NOT_ID = re.compile(r"[^A-Za-z0-9_.:-]+")
 
-
-def clean_output(text: str) -> str:
-    """Strip ANSI colour codes and other control characters from captured output."""
-    return _CONTROL.sub("", _ANSI.sub("", text))
+__all__ = ["clean_output", "render_html", "student_view"]
 
 
 def html_id(*parts: str) -> str:
@@ -67,12 +66,37 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pts=fmt_points, clean=clean_output, seconds=seconds, shell=shlex.join,
-                       exit_text=exit_text)
+    env.filters.update(
+        pts=fmt_points, clean=clean_output, seconds=seconds, shell=shlex.join, exit_text=exit_text
+    )
     env.globals.update(outcome=outcome, html_id=html_id, percent=percent)
     return env
 
 
-def render_html(result: SubmissionResult) -> str:
-    """Render ``result`` as a complete HTML page."""
-    return environment().get_template(TEMPLATE).render(r=result)
+def _student_assignment(a: AssignmentResult) -> AssignmentResult:
+    shown = [c for c in a.checks if c.visibility is Visibility.VISIBLE]
+    held = [c for c in a.checks if c.visibility is not Visibility.VISIBLE]
+    if not held:
+        return a
+    later = sum(1 for c in held if c.visibility is Visibility.AFTER_DUE_DATE)
+    worth = fmt_points(sum(c.max_points for c in held))
+    when = "after the due date" if later == len(held) else "later or only to your TA"
+    note = Note(text=f"{len(held)} more check(s), worth {worth} points, are graded but shown {when}.")
+    return a.model_copy(
+        update={
+            "checks": shown,
+            "max_points": a.max_points - sum(c.max_points for c in held),
+            "notes": [*a.notes, note],
+        }
+    )
+
+
+def student_view(result: SubmissionResult) -> SubmissionResult:
+    """``result`` as a student may see it now: checks not visible yet are left out of list and totals."""
+    return result.model_copy(update={"assignments": [_student_assignment(a) for a in result.assignments]})
+
+
+def render_html(result: SubmissionResult, view: View = "ta") -> str:
+    """Render ``result`` as a complete HTML page; ``view="student"`` leaves out checks not visible yet."""
+    shown = student_view(result) if view == "student" else result
+    return environment().get_template(TEMPLATE).render(r=shown)
