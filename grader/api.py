@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from grader.errors import UsageError
 from grader.registry import Assignment, select, template_root
@@ -25,6 +26,34 @@ def default_out(submission: Path) -> Path:
     return Path("reports") / (submission.resolve().name or "submission")
 
 
+NOT_SUBMITTED = ("reports", ".git")
+"""Top-level folders of a submission that are never graded (the grader's own reports, git's data)."""
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def grading_copy(submission: Path, out: Path, tmp: Path) -> Path:
+    """``submission`` without its report folders: ``grader check .`` must not grade its own reports.
+
+    Returns ``submission`` itself when there is nothing to leave out, else a copy under ``tmp``
+    with the same folder name (reports name the submission by it).
+    """
+    skip = {submission.resolve() / name for name in NOT_SUBMITTED}
+    if _inside(out, submission):
+        skip.add(out.resolve())
+    if not any(p.exists() for p in skip):
+        return submission
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if (Path(folder).resolve() / n) in skip]
+
+    copy = tmp / (submission.resolve().name or "submission")
+    shutil.copytree(submission, copy, symlinks=True, ignore=ignore)
+    return copy
+
+
 def check(
     submission: Path,
     assignment_ids: list[str] | None = None,
@@ -32,25 +61,33 @@ def check(
     out: Path | None = None,
     seed: int | None = None,
     sandbox_factory: SandboxFactory | None = None,
+    formats: list[str] | None = None,
+    view: Literal["ta", "student"] = "ta",
 ) -> tuple[SubmissionResult, dict[str, Path]]:
-    """Grade ``submission`` (a folder with one sub-folder per assignment) and write its reports."""
-    from grader.report import write_reports
+    """Grade ``submission`` (a folder with one sub-folder per assignment) and write its reports.
+
+    ``formats`` limits the reports to those named, each under its platform's file name; one
+    platform format alone (``gradescope``, ``prairielearn``) defaults ``out`` to the platform's folder.
+    """
+    from grader.report import default_out_for, report_targets, write_reports
 
     if not submission.is_dir():
         raise UsageError(
             f"{submission} is not a folder; pass the folder that holds topic-create/, produce-sequence/, ..."
         )
     assignments = select(assignment_ids)
-    out = out or default_out(submission)
+    out = out or default_out_for(formats) or default_out(submission)
+    report_targets(formats, out)  # a clash of file names is a usage error before, not after, grading
     out.mkdir(parents=True, exist_ok=True)
-    result = grade_submission(
-        submission,
-        assignments,
-        seed=new_seed() if seed is None else seed,
-        sandbox_factory=sandbox_factory or factory("auto"),
-        logs_dir=out / "logs",
-    )
-    return result, write_reports(result, out)
+    with tempfile.TemporaryDirectory(prefix="grader-submission-") as tmp:
+        result = grade_submission(
+            grading_copy(submission, out, Path(tmp)),
+            assignments,
+            seed=new_seed() if seed is None else seed,
+            sandbox_factory=sandbox_factory or factory("auto"),
+            logs_dir=out / "logs",
+        )
+    return result, write_reports(result, out, formats, view=view)
 
 
 @dataclass

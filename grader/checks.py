@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from grader.kafka_util import KafkaView
-from grader.results import ExecRecord, Note
+from grader.results import ExecRecord, Note, Visibility
 from grader.sandbox.base import Sandbox, SandboxProcess
 from grader.spec import AssignmentSpec, RunSecret
 
@@ -47,6 +47,8 @@ class Check:
     title: str
     hint: str = ""
     requires: tuple[str, ...] = ()
+    visibility: Visibility = Visibility.VISIBLE
+    """Who sees the result on a grading platform: visible, after_due_date or hidden."""
 
     @property
     def id(self) -> str:
@@ -54,12 +56,28 @@ class Check:
 
 
 def check(
-    *, points: float, title: str, hint: str = "", requires: Sequence[str] = ()
+    *,
+    points: float,
+    title: str,
+    hint: str = "",
+    requires: Sequence[str] = (),
+    visibility: str = "visible",
 ) -> Callable[[Callable[[CheckContext], None]], Check]:
-    """Register a function as a check worth ``points``; ``requires`` names checks that must pass first."""
+    """Register a function as a check worth ``points``; ``requires`` names checks that must pass first.
+
+    ``visibility`` is ``"visible"`` (default), ``"after_due_date"`` or ``"hidden"``: platforms that
+    support it (Gradescope, the student view of the HTML report) show the result accordingly.
+    """
+    try:
+        seen_by = Visibility(visibility)
+    except ValueError:
+        choices = ", ".join(repr(v.value) for v in Visibility)
+        raise ValueError(
+            f"check {title!r}: visibility must be one of {choices}, not {visibility!r}"
+        ) from None
 
     def wrap(fn: Callable[[CheckContext], None]) -> Check:
-        return Check(fn, float(points), title, hint, tuple(requires))
+        return Check(fn, float(points), title, hint, tuple(requires), seen_by)
 
     return wrap
 

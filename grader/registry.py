@@ -116,3 +116,19 @@ def select(ids: list[str] | None, root: Path | None = None) -> list[Assignment]:
     if unknown:
         raise UsageError(f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(by_id)}")
     return [by_id[i] for i in ids]
+
+
+def describe(assignment: Assignment) -> dict[str, object]:
+    """An assignment as plain data (``grader list --json``): its spec plus its checks."""
+    data: dict[str, object] = assignment.spec.model_dump(mode="json")
+    data["checks"] = [
+        {
+            "id": c.id,
+            "title": c.title,
+            "points": c.points,
+            "requires": list(c.requires),
+            "visibility": c.visibility.value,
+        }
+        for c in assignment.checks
+    ]
+    return data

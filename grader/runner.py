@@ -49,7 +49,8 @@ def _run_checks(assignment: Assignment, ctx: CheckContext, result: AssignmentRes
                 message=message,
                 hint="" if status is Status.PASSED else chk.hint,
                 details=details,
-                duration_s=round(time.monotonic() - began, 3),
+                duration_s=round(time.monotonic() - began, 6),
+                visibility=chk.visibility,
             )
         )
 
@@ -92,6 +93,7 @@ def grade_assignment(assignment: Assignment, sandbox: Sandbox, seed: int) -> Ass
                 message="not checked: the grader failed before this check (see the error above); "
                 "not your fault",
                 details=traceback.format_exc(),
+                visibility=c.visibility,
             )
             for c in checks
         ]
