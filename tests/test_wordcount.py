@@ -1,20 +1,24 @@
-"""stateful-wordcount on a real cluster and real Spark: the reference gets full marks, the stub zero,
-and every realistic mistake loses exactly the right checks with the right message."""
+"""stateful-wordcount: the grader's own reading and judging (no Spark), then on a real cluster and
+real Spark: the reference gets full marks, the stub zero, slow but correct apps full marks, and every
+realistic mistake loses exactly the right checks with the right message."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import time
 from pathlib import Path
 
 import pytest
 from grading import SUBMISSIONS, F, S, message, only_failing, statuses
 from grading import grade as grade_assignment
 
+from grader.checks import CheckContext, CheckFailed
 from grader.registry import select, template_root
-from grader.results import AssignmentResult, Status
+from grader.results import AssignmentResult, ExecRecord, Status
 
 ID = "stateful-wordcount"
-
-pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
 
 def grade(cluster, source: Path, tmp_path: Path) -> AssignmentResult:
@@ -45,6 +49,8 @@ def spark_leftovers() -> list[str]:
     return found
 
 
+@pytest.mark.kafka
+@pytest.mark.spark
 def test_reference_scores_full_marks_and_leaves_nothing_behind(kafka_cluster, tmp_path):
     (a,) = select([ID])
     res = grade(kafka_cluster, a.reference, tmp_path)
@@ -54,6 +60,8 @@ def test_reference_scores_full_marks_and_leaves_nothing_behind(kafka_cluster, tm
     assert spark_leftovers() == []
 
 
+@pytest.mark.kafka
+@pytest.mark.spark
 def test_template_stub_scores_zero_with_guidance(kafka_cluster, tmp_path):
     res = grade(kafka_cluster, template_root() / ID, tmp_path)
     assert res.error is None
@@ -61,6 +69,20 @@ def test_template_stub_scores_zero_with_guidance(kafka_cluster, tmp_path):
     assert "not implemented yet" in message(res, "runs")
     assert all(c.hint for c in res.checks if c.status is F)
 
+
+CRASHED = {
+    "runs": F,
+    "tokenisation": F,
+    "running_totals": F,
+    "checkpoint_restart": S,
+    "final_counts": F,
+    "stops_by_itself": F,
+}
+STOPPED_EARLY = {"stops_by_itself": F, "final_counts": F}
+EARLY_STOP_MESSAGES = {
+    "stops_by_itself": "before all data was counted",
+    "final_counts": "the app stopped by itself before all data was counted",
+}
 
 CASES = [
     (
@@ -71,11 +93,7 @@ CASES = [
     ("empty_word", {"tokenisation": F, "final_counts": F}, {"tokenisation": "the empty word '' is counted"}),
     ("lowercase", {"tokenisation": F, "final_counts": F}, {"tokenisation": "lower-cased"}),
     ("never_stops", {"stops_by_itself": F}, {"stops_by_itself": "never stops by itself"}),
-    (
-        "stops_first_burst",
-        {"stops_by_itself": F, "final_counts": F},
-        {"stops_by_itself": "before all data was counted"},
-    ),
+    ("stops_first_burst", STOPPED_EARLY, EARLY_STOP_MESSAGES),
     (
         "no_checkpoint",
         {"checkpoint_restart": F, "final_counts": F},
@@ -83,48 +101,255 @@ CASES = [
     ),
     (
         "cyrillic_crash",
+        CRASHED,
         {
-            "runs": F,
-            "tokenisation": F,
-            "running_totals": F,
-            "checkpoint_restart": S,
-            "final_counts": F,
-            "stops_by_itself": F,
+            "runs": "Cyrillic",
+            "stops_by_itself": "not a stop after the data ended: run 1 crashed (exit status",
         },
-        {"runs": "Cyrillic"},
+    ),
+    ("seminar_dstream", CRASHED, {"runs": "lambda kv: kv[1]"}),
+    ("seminar_kafkautils", CRASHED, {"runs": "removed in Spark 3.0"}),
+    # Correct but slow: Spark's default 200 shuffle partitions; the grader waits for its progress.
+    ("default_settings", {}, {}),
+    # Correct, each burst split over several micro-batches by maxOffsetsPerTrigger.
+    ("rate_limited", {}, {}),
+    # A hard-coded 2 s idle limit: stops during the pause before the last burst.
+    ("short_idle", STOPPED_EARLY, EARLY_STOP_MESSAGES),
+    # The seminar's "finished" flag: stops at the first trigger without new data.
+    ("first_empty", STOPPED_EARLY, EARLY_STOP_MESSAGES),
+    (
+        "import_error",
+        CRASHED,
+        {
+            "runs": "run 1 crashed before it counted anything (exit status 1 after",
+            "stops_by_itself": "not a stop after the data ended: run 1 crashed (exit status 1: ImportError: "
+            "cannot import name 'write_total' from 'seminar_spark'",
+            "tokenisation": "no output to check: run 1 crashed (exit status 1: ImportError:",
+            "final_counts": "the final run wrote none: run 1 crashed",
+        },
     ),
     (
-        "seminar_dstream",
+        "ends_after_start",
+        CRASHED,
         {
-            "runs": F,
-            "tokenisation": F,
-            "running_totals": F,
-            "checkpoint_restart": S,
-            "final_counts": F,
-            "stops_by_itself": F,
+            "runs": "before its query had counted anything: the script ended right after start()",
+            "stops_by_itself": "not a stop after the data ended: run 1 ended right after starting its query",
+            "running_totals": "no output to check: run 1 ended right after starting its query",
         },
-        {"runs": "lambda kv: kv[1]"},
-    ),
-    (
-        "seminar_kafkautils",
-        {
-            "runs": F,
-            "tokenisation": F,
-            "running_totals": F,
-            "checkpoint_restart": S,
-            "final_counts": F,
-            "stops_by_itself": F,
-        },
-        {"runs": "removed in Spark 3.0"},
     ),
 ]
 
+# Advice that belongs to other mistakes must not be given to an app that crashed or ended at once.
+WRONG_ADVICE = ("not at the first idle batch", "use foreachBatch", "wrong counts", "still behind")
 
+
+@pytest.mark.kafka
+@pytest.mark.spark
 @pytest.mark.parametrize(("name", "failing", "messages"), CASES, ids=[c[0] for c in CASES])
 def test_wrong_submission_loses_exactly_the_right_checks(kafka_cluster, tmp_path, name, failing, messages):
     res = grade(kafka_cluster, SUBMISSIONS / ID / name, tmp_path)
     assert res.error is None
     assert statuses(res) == expected(failing), {c.id: c.message for c in res.checks}
     for check_id, text in messages.items():
-        assert text in message(res, check_id)
+        assert text in message(res, check_id), message(res, check_id)
+    if failing is CRASHED:
+        said = " ".join(c.message for c in res.checks)
+        assert [a for a in WRONG_ADVICE if a in said] == [], said
+    if name == "import_error":
+        assert "ImportError: cannot import name 'write_total'" in message(res, "runs")
+        assert "seminar_spark provides spark_session, write_totals" in message(res, "runs")
     assert spark_leftovers() == []
+
+
+# -- the grader's side, without Spark ---------------------------------------------------------------
+
+CHECKS = select([ID])[0].module
+HARNESS = CHECKS.harness
+APPFILES = HARNESS.appfiles
+
+
+@pytest.mark.parametrize("seed", [0, 1, "hob2026-3f1c-topic", 4242])
+def test_hidden_text_splits_the_same_on_spaces_and_tabs_or_any_whitespace(seed):
+    """The README promises that '[ \\t]+', '\\s+' and str.split() count the same words."""
+    for lines in HARNESS.make_corpus(seed):
+        for line in lines:
+            words = HARNESS.tokenize(line)
+            assert [w for w in re.split(r"\s+", line) if w] == words == line.split()
+
+
+def _output(root: Path) -> Path:
+    (root / "output").mkdir(parents=True, exist_ok=True)
+    return root / "output"
+
+
+def test_output_files_are_read_without_following_links_or_fifos(tmp_path):
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("password\t42\n")
+    out = _output(tmp_path / "work")
+    (out / "batch-000000.tsv").write_text("Kafka\t2\nкафка\t1\n", encoding="utf-8")
+    (out / "batch-000001.tsv").symlink_to(secret)
+    os.mkfifo(out / "batch-000002.tsv")
+    (out / "batch-000003.tsv").write_bytes(b"x\t1\n" * (APPFILES.OUTPUT_CAP // 4 + 1))
+    root = tmp_path / "work"
+
+    assert set(APPFILES.scan_output(root)) == {f"batch-00000{i}.tsv" for i in range(4)}
+    assert APPFILES.read_snapshot(root, "batch-000000.tsv").totals == {"Kafka": 2, "кафка": 1}
+    linked = APPFILES.read_snapshot(root, "batch-000001.tsv")
+    assert linked.totals is None
+    assert "symbolic link" in linked.problems[0]
+    assert "password" not in repr(linked)
+    began = time.monotonic()
+    fifo = APPFILES.read_snapshot(root, "batch-000002.tsv")
+    assert time.monotonic() - began < 5  # opening a FIFO must not block
+    assert fifo.totals is None
+    assert "not a regular file" in fifo.problems[0]
+    big = APPFILES.read_snapshot(root, "batch-000003.tsv")
+    assert big.totals is None
+    assert "more than" in big.problems[0]
+
+
+def test_an_output_folder_replaced_by_a_link_is_not_followed(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "batch-000000.tsv").write_text("password\t1\n")
+    root = tmp_path / "work"
+    root.mkdir()
+    (root / "output").symlink_to(elsewhere)
+    assert APPFILES.scan_output(root) == {}
+    assert APPFILES.read_snapshot(root, "batch-000000.tsv").totals is None
+    (root / "checkpoint").symlink_to(elsewhere)
+    assert APPFILES.read_progress(root, "t") is None
+
+
+def _checkpoint(root: Path, topic: str, batches: dict[int, dict[int, int]], committed: list[int]) -> None:
+    """A checkpoint laid out like Spark's: offsets/<batch> (v1, metadata, sources), commits/<batch>."""
+    (root / "checkpoint" / "offsets").mkdir(parents=True, exist_ok=True)
+    (root / "checkpoint" / "commits").mkdir(parents=True, exist_ok=True)
+    for batch, offsets in batches.items():
+        source = json.dumps({topic: {str(p): o for p, o in offsets.items()}})
+        meta = json.dumps({"batchWatermarkMs": 0, "batchTimestampMs": 1, "conf": {}})
+        (root / "checkpoint" / "offsets" / str(batch)).write_text(f"v1\n{meta}\n{source}")
+    for batch in committed:
+        (root / "checkpoint" / "commits" / str(batch)).write_text('v1\n{"nextBatchWatermarkMs":0}')
+        (root / "checkpoint" / "commits" / f".{batch}.crc").write_bytes(b"crc")
+
+
+def test_progress_is_the_newest_committed_batch_of_the_graded_topic(tmp_path):
+    written = {0: 5, 1: 5}
+    assert APPFILES.read_progress(tmp_path, "t") is None
+    _checkpoint(tmp_path, "t", {0: {0: 3, 1: 2}, 1: {0: 5, 1: 5}}, committed=[0])
+    progress = APPFILES.read_progress(tmp_path, "t")
+    assert (progress.batch, progress.processed(written), progress.covers(written)) == (0, 5, False)
+    assert APPFILES.read_progress(tmp_path, "another-topic") is None
+    _checkpoint(tmp_path, "t", {2: {0: 5, 1: 5}}, committed=[1, 2])  # batch 2: a no-data batch
+    progress = APPFILES.read_progress(tmp_path, "t")
+    assert (progress.batch, progress.processed(written), progress.covers(written)) == (2, 10, True)
+    # the last rows were counted by batch 1, the oldest commit that covers everything written
+    assert APPFILES.first_covering(tmp_path, "t", written).batch == 1
+
+
+def test_crash_cause_is_the_exception_a_traceback_ends_with():
+    stderr = (
+        "WARNING: something from Spark\n"
+        "Traceback (most recent call last):\n"
+        '  File "wordcount.py", line 9, in <module>\n'
+        "    from seminar_spark import spark_session, write_total\n"
+        "ImportError: cannot import name 'write_total' from 'seminar_spark' (/lib/seminar_spark.py)\n"
+    )
+    assert CHECKS.crash_cause(stderr) == (
+        "ImportError: cannot import name 'write_total' from 'seminar_spark' (/lib/seminar_spark.py)"
+    )
+    assert CHECKS.crash_cause("no traceback here\n") == ""
+    assert "write_totals" in CHECKS.diagnose(stderr)
+
+
+def _context(obs, runs: list[ExecRecord] | None = None) -> CheckContext:
+    (assignment,) = select([ID])
+    ctx = CheckContext(spec=assignment.spec, params={"TOPIC": obs.topic}, sandbox=None, kafka=None)  # type: ignore[arg-type]
+    ctx.state["obs"] = obs
+    ctx.runs.extend(runs or [])
+    return ctx
+
+
+def _failure(check, ctx: CheckContext) -> str:
+    with pytest.raises(CheckFailed) as failed:
+        check.fn(ctx)
+    return failed.value.message
+
+
+def _slow_observations():
+    """A correct app that was still counting burst 2 when its budget ran out, and burst 4 at the end."""
+    corpus = HARNESS.make_corpus(7)
+    alone, cumulative = HARNESS.expected_totals(corpus)
+    obs = HARNESS.Observations("t", corpus, [dict(c) for c in alone], [dict(c) for c in cumulative])
+    half = dict(list(cumulative[1].items())[:5])
+
+    def phase(k: int, snapshot, ended_by: str, processed: int, written: int, run: int):
+        return HARNESS.PhaseObservation(
+            name=f"burst{k}",
+            run=run,
+            expected=dict(cumulative[k - 1]),
+            snapshot=snapshot,
+            snapshot_file=f"batch-00000{k}.tsv",
+            problems=[],
+            new_files=[f"batch-00000{k}.tsv"],
+            ended_by=ended_by,
+            duration_s=60.4,
+            budget_s=60.0,
+            written=written,
+            processed=processed,
+        )
+
+    obs.phases = [
+        phase(1, dict(cumulative[0]), "caught_up", 24, 24, 1),
+        phase(2, half, "deadline", 30, 48, 1),
+        phase(3, half, "deadline", 31, 70, 2),
+        phase(4, half, "deadline", 33, 95, 2),
+    ]
+    obs.runs = [
+        HARNESS.RunObservation(run=1, exit_code=-15, terminated_by_grader=True, counted_anything=True),
+        HARNESS.RunObservation(run=2, exit_code=-9, killed=True, counted_anything=True),
+    ]
+    obs.final_snapshot, obs.final_file = half, "batch-000009.tsv"
+    obs.written, obs.processed, obs.final_after_s = 95, 40, 100.2
+    return obs
+
+
+def test_an_app_still_behind_is_told_so_not_wrong_counts():
+    ctx = _context(_slow_observations())
+    for check, text in [
+        (CHECKS.running_totals, "still behind: processed 30 of 48 records after 60 s (limit 60 s)"),
+        (CHECKS.checkpoint_restart, "after the restart: still behind: processed 31 of 70 records after 60 s"),
+        (CHECKS.final_counts, "still behind: processed 40 of 95 records after 100 s (limit 60 s)"),
+    ]:
+        said = _failure(check, ctx)
+        assert text in said
+        assert "wrong counts" not in said
+        assert "200 shuffle partitions" in said
+
+
+def _early_observations(silence_s: float):
+    obs = _slow_observations()
+    for p in obs.phases:
+        p.snapshot, p.ended_by, p.processed = dict(p.expected), "caught_up", p.written
+    obs.runs[1] = HARNESS.RunObservation(
+        run=2,
+        exit_code=0,
+        exited_by_itself=True,
+        exited_during="stop",
+        counted_anything=True,
+        written_at_exit=95,
+        processed_at_exit=95,
+        silence_s=silence_s,
+    )
+    obs.final_snapshot, obs.processed = dict(obs.expected[-1]), 95
+    return obs
+
+
+def test_the_stop_must_wait_for_idle_timeout_of_silence():
+    ctx = _context(_early_observations(silence_s=6.4))
+    said = _failure(CHECKS.stops_by_itself, ctx)
+    assert said.startswith("it stopped 6.4 s after it had counted the last rows: expected it to wait")
+    assert "IDLE_TIMEOUT_S = 10 s" in said
+    CHECKS.final_counts.fn(ctx)  # everything was counted: only the stop is wrong
+    CHECKS.stops_by_itself.fn(_context(_early_observations(silence_s=11.2)))

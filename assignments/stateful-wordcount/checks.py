@@ -1,10 +1,14 @@
 """Checks for stateful-wordcount: exact running totals after every burst, state that survives a
-restart from the checkpoint, the contract's tokenisation, and stopping by itself.
+restart from the checkpoint, the contract's tokenisation, exact final counts, and stopping by
+itself neither before IDLE_TIMEOUT_S of silence nor never.
 
 The timeline (see ``harness.py``) produces the hidden corpus in four bursts while the app runs,
 stops it after burst 2, lets "retention" delete burst 1's records, produces burst 3 while it is
-down, restarts it with the same checkpoint, produces burst 4 and waits for it to stop by itself.
-The checks only judge what was observed.
+down, restarts it with the same checkpoint, keeps the topic silent for a while, produces burst 4
+and waits for it to stop by itself. Waits follow the app's progress (its checkpoint); the checks
+only judge what was observed. A crash is reported as a crash by every check it spoils, and an
+app that was still busy when its time budget ran out is told so ("still behind"), never "wrong
+counts" for counts it had not computed yet.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import importlib.util
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.checks import CheckContext, check
 from grader.common import tail
 from grader.results import ExecRecord
+from grader.sandbox.base import SandboxProcess
 
 _spec = importlib.util.spec_from_file_location(
     "grader_wordcount_harness", Path(__file__).with_name("harness.py")
@@ -30,6 +36,9 @@ _spec.loader.exec_module(harness)
 
 TRIGGER_SECONDS = 1.0
 IDLE_TIMEOUT_S = 10.0
+CONFIG = harness.HarnessConfig(trigger_seconds=TRIGGER_SECONDS, idle_timeout_s=IDLE_TIMEOUT_S)
+STOP_TOLERANCE_S = 1.0
+"""An exit this much sooner than IDLE_TIMEOUT_S after the last counted rows still passes (clocks, polling)."""
 
 # Errors students meet when they submit the seminar's code, or trip over the contract.
 DIAGNOSES: list[tuple[re.Pattern[str], str]] = [
@@ -43,6 +52,11 @@ DIAGNOSES: list[tuple[re.Pattern[str], str]] = [
         "pyspark.streaming.kafka (KafkaUtils) was removed in Spark 3.0. Read Kafka with Structured "
         "Streaming: "
         "spark.readStream.format('kafka').option('kafka.bootstrap.servers', ...).option('subscribe', TOPIC).",
+    ),
+    (
+        re.compile(r"cannot import name '\w+' from 'seminar_spark'"),
+        "seminar_spark provides spark_session, write_totals and kafka_jars: check the spelling of the name "
+        "you import.",
     ),
     (
         re.compile(r"UnicodeEncodeError|UnicodeDecodeError"),
@@ -62,6 +76,8 @@ DIAGNOSES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"not implemented yet"), "the template stub is still in place: write wordcount.py."),
 ]
 
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$")
+
 
 def diagnose(stderr: str) -> str:
     """A plain-words cause for a crash, or ''."""
@@ -71,18 +87,29 @@ def diagnose(stderr: str) -> str:
     return ""
 
 
+def crash_cause(stderr: str) -> str:
+    """The exception a Python traceback ends with (``ImportError: cannot import ...``), or ''."""
+    lines = stderr.splitlines()
+    start = max((i for i, line in enumerate(lines) if line.startswith("Traceback (most recent")), default=-1)
+    if start < 0:
+        return ""
+    for line in reversed(lines[start + 1 :]):
+        found = _EXCEPTION_LINE.match(line.strip())
+        if found and not line.startswith((" ", "\t")):
+            return found.group(1)[:300]
+    return ""
+
+
 class _Starter:
     """Starts the student's app in the sandbox for the harness, one labelled run at a time."""
 
     def __init__(self, ctx: CheckContext, scratch: Path) -> None:
         self.ctx = ctx
         self.scratch = scratch
-        self.procs: list = []
+        self.procs: list[SandboxProcess] = []
 
-    def __call__(self, env: dict[str, str]):
+    def __call__(self, env: dict[str, str]) -> SandboxProcess:
         n = len(self.procs) + 1
-        if self.ctx.entrypoint() is None:
-            raise FileNotFoundError(self.ctx.missing_entrypoint_message())
         local = self.scratch / f"spark-local-{n}"
         local.mkdir(parents=True, exist_ok=True)
         label = (
@@ -91,6 +118,8 @@ class _Starter:
             else f"run {n} (restart from checkpoint)"
         )
         proc = self.ctx.spawn_entrypoint(label, env={**env, "SPARK_LOCAL_DIRS": str(local)})
+        if proc is None:
+            raise FileNotFoundError(self.ctx.missing_entrypoint_message())
         self.procs.append(proc)
         return proc
 
@@ -118,6 +147,84 @@ def act(ctx: CheckContext) -> None:
     ctx.state["timings"] = {k.removesuffix("_s"): v for k, v in t.items()}
 
 
+# -- what happened to the app ----------------------------------------------------------------------
+
+
+def _record(ctx: CheckContext, run: int) -> ExecRecord | None:
+    return ctx.runs[run - 1] if 0 < run <= len(ctx.runs) else None
+
+
+def _crash(ctx: CheckContext):  # type: ignore[no-untyped-def]
+    """The first run that could not start or exited by itself with a non-zero status, else None."""
+    for run in ctx.state["obs"].runs:
+        if run.start_error or (run.exited_by_itself and run.exit_code not in (0, None)):
+            return run
+    return None
+
+
+def _ended_at_start(ctx: CheckContext):  # type: ignore[no-untyped-def]
+    """The first run that exited with status 0 by itself before its query had counted anything."""
+    for run in ctx.state["obs"].runs:
+        if run.exited_by_itself and run.exit_code == 0 and not run.counted_anything:
+            return run
+    return None
+
+
+def _crash_summary(ctx: CheckContext) -> str:
+    """One line on a crash or an app that ended at once (for the checks it spoils), or ''."""
+    crash = _crash(ctx)
+    if crash is not None:
+        if crash.start_error:
+            return f"run {crash.run} could not be started ({crash.start_error})"
+        record = _record(ctx, crash.run)
+        cause = crash_cause(record.stderr) if record is not None else ""
+        return f"run {crash.run} crashed (exit status {crash.exit_code}" + (f": {cause})" if cause else ")")
+    ended = _ended_at_start(ctx)
+    if ended is not None:
+        return f"run {ended.run} ended right after starting its query, before counting anything"
+    return ""
+
+
+BUDGET_ADVICE = (
+    f"Each burst must be counted within {CONFIG.burst_budget_s:g} s after it is written "
+    f"({CONFIG.start_budget_s:g} s when that includes Spark's start-up). Keep micro-batches fast: "
+    "seminar_spark.spark_session() sets 2 shuffle partitions (with Spark's default of 200 shuffle "
+    "partitions every stateful micro-batch takes 10-30 s on 2 cores), and do not set a small "
+    "maxOffsetsPerTrigger."
+)
+
+
+def behind_message(processed: int | None, written: int, after_s: float, limit_s: float) -> str:
+    """'still behind: processed X of Y records after Z s (limit W s)' with advice."""
+    if processed is None:
+        head = (
+            f"still behind: after {after_s:.0f} s (limit {limit_s:.0f} s) the output does not hold the "
+            f"totals of the {written} records written so far, and CHECKPOINT_DIR shows no committed "
+            "micro-batch"
+        )
+    else:
+        head = (
+            f"still behind: processed {processed} of {written} records after {after_s:.0f} s "
+            f"(limit {limit_s:.0f} s)"
+        )
+    return f"{head}. {BUDGET_ADVICE}"
+
+
+def _phase_behind(phase) -> str:  # type: ignore[no-untyped-def]
+    return behind_message(phase.processed, phase.written, phase.duration_s, phase.budget_s)
+
+
+def _nothing_to_check(ctx: CheckContext) -> str:
+    """Why there is no output to judge: a crash, an app still behind, or no output at all."""
+    crashed = _crash_summary(ctx)
+    if crashed:
+        return f"no output to check: {crashed} — see the first check"
+    behind = [p for p in ctx.state["obs"].phases if p.behind]
+    if behind:
+        return "no output to check: " + _phase_behind(behind[0])
+    return "no output to check: the app never wrote its totals (OUTPUT_DIR/batch-NNNNNN.tsv)"
+
+
 # -- comparing totals ------------------------------------------------------------------------------
 
 
@@ -128,8 +235,9 @@ def _lowercased(found: dict[str, int], expected: dict[str, int]) -> bool:
 
 # Tokenisations students actually write. The state checks compare each app against the totals its
 # *own* tokenisation gives (the tokenisation check charges for the mistake once), so that one
-# mistake does not cost every check.
-TOKENISERS = {
+# mistake does not cost every check. (The hidden text has no whitespace but spaces and tabs, so
+# '\s+' and str.split() count exactly like the contract's '[ \t]+'.)
+TOKENISERS: dict[str, Callable[[str], list[str]]] = {
     "the contract's": harness.tokenize,
     "a single space, like the seminar": lambda line: line.split(" "),
     "Python's str.split()": str.split,
@@ -141,7 +249,7 @@ def _strip(found: dict[str, int] | None) -> dict[str, int] | None:
     return None if found is None else {w: n for w, n in found.items() if w != ""}
 
 
-def _count(lines: list[str], tokenise, fold: bool) -> dict[str, int]:
+def _count(lines: list[str], tokenise: Callable[[str], list[str]], fold: bool) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for line in lines:
         counts.update(w.lower() if fold else w for w in tokenise(line) if w)
@@ -159,7 +267,7 @@ def app_expectations(ctx: CheckContext) -> tuple[list[dict[str, int]], list[dict
     obs = ctx.state["obs"]
     first = obs.phase("burst1")
     reference = _strip(first.snapshot) if first is not None and first.new_files else None
-    chosen = (harness.tokenize, False)
+    chosen: tuple[Callable[[str], list[str]], bool] = (harness.tokenize, False)
     for tokenise in TOKENISERS.values():
         for fold in (False, True):
             if reference is not None and _count(obs.bursts[0], tokenise, fold) == reference:
@@ -169,7 +277,8 @@ def app_expectations(ctx: CheckContext) -> tuple[list[dict[str, int]], list[dict
             continue
         break
     alone = [_count(lines, *chosen) for lines in obs.bursts]
-    cumulative, running = [], Counter()
+    cumulative: list[dict[str, int]] = []
+    running: Counter[str] = Counter()
     for counts in alone:
         running.update(counts)
         cumulative.append(dict(running))
@@ -202,15 +311,9 @@ def _observed(ctx: CheckContext) -> list:
     return [p for p in ctx.state["obs"].phases if p.snapshot is not None and p.new_files]
 
 
-def _crash(ctx: CheckContext) -> tuple[int, ExecRecord | None] | None:
-    obs = ctx.state["obs"]
-    records = {i + 1: r for i, r in enumerate(ctx.runs)}
-    for run in obs.runs:
-        if run.start_error:
-            return run.run, None
-        if run.exited_by_itself and run.exit_code not in (0, None):
-            return run.run, records.get(run.run)
-    return None
+def _k(phase) -> int:  # type: ignore[no-untyped-def]
+    """The burst number of a phase ("burst3" -> 3)."""
+    return int(phase.name.removeprefix("burst"))
 
 
 # -- checks ----------------------------------------------------------------------------------------
@@ -224,21 +327,42 @@ def _crash(ctx: CheckContext) -> tuple[int, ExecRecord | None] | None:
 def runs(ctx: CheckContext) -> None:
     crash = _crash(ctx)
     if crash is not None:
-        number, record = crash
-        if record is None:
-            run = ctx.state["obs"].runs[number - 1]
-            ctx.fail(f"run {number} could not be started: {run.start_error}")
-        cause = diagnose(record.stderr)
+        if crash.start_error:
+            ctx.fail(f"run {crash.run} could not be started: {crash.start_error}")
+        record = _record(ctx, crash.run)
+        stderr = record.stderr if record is not None else ""
+        cause, explanation = crash_cause(stderr), diagnose(stderr)
+        if crash.counted_anything and crash.processed_at_exit is not None:
+            when = f"after it had counted {crash.processed_at_exit} of {crash.written_at_exit} records"
+        else:
+            when = "before it counted anything" if not crash.counted_anything else "while counting"
         ctx.fail(
-            f"expected the app to keep running and count; run {number} exited with status "
-            f"{record.returncode}. Last lines of stderr:\n{tail(record.stderr, 8)}"
-            + (f"\nLikely cause: {cause}" if cause else "")
+            f"expected the app to keep running and count; run {crash.run} crashed {when} "
+            f"(exit status {crash.exit_code} after {crash.exit_after_s:g} s)"
+            + (f": {cause}" if cause else "")
+            + (f"\nLikely cause: {explanation}" if explanation else "")
+            + f"\nLast lines of stderr:\n{tail(stderr, 8)}"
         )
-    ctx.expect(
-        _observed(ctx),
-        "the app never wrote an output file: expected OUTPUT_DIR/batch-NNNNNN.tsv after "
-        "every micro-batch (use foreachBatch with seminar_spark.write_totals)",
-    )
+    ended = _ended_at_start(ctx)
+    if ended is not None:
+        ctx.fail(
+            f"run {ended.run} ended by itself (exit status 0) {ended.exit_after_s:g} s after it started, "
+            "before its query had counted anything: the script ended right after start(). start() only "
+            "starts the streaming query in the background and returns at once; when the script ends, Spark "
+            "ends with it. Keep the driver running: loop while query.isActive and stop after IDLE_TIMEOUT_S "
+            "s without new rows (or query.awaitTermination())."
+        )
+    if not _observed(ctx) and ctx.state["obs"].final_snapshot is None:
+        obs = ctx.state["obs"]
+        committed = any(r.counted_anything for r in obs.runs)
+        behind = [p for p in obs.phases if p.behind]
+        if behind and not committed:
+            ctx.fail("the app never counted anything: " + _phase_behind(behind[0]))
+        ctx.fail(
+            ("its query committed micro-batches in CHECKPOINT_DIR, but " if committed else "")
+            + "the app never wrote an output file: expected OUTPUT_DIR/batch-NNNNNN.tsv after every "
+            "micro-batch (use foreachBatch with seminar_spark.write_totals)"
+        )
 
 
 @check(
@@ -248,10 +372,14 @@ def runs(ctx: CheckContext) -> None:
     "(u'', 1)); do not lower-case: 'Kafka' and 'kafka' are different words.",
 )
 def tokenisation(ctx: CheckContext) -> None:
+    obs = ctx.state["obs"]
     observed = _observed(ctx)
-    ctx.expect(observed, "no output to check: the app never wrote its totals")
-    latest = observed[-1]
-    found, expected = latest.snapshot, latest.expected
+    if obs.final_snapshot is not None:
+        found, expected = obs.final_snapshot, obs.expected[-1]
+    elif observed:
+        found, expected = observed[-1].snapshot, observed[-1].expected
+    else:
+        ctx.fail(_nothing_to_check(ctx))
     problems = []
     if "" in found:
         problems.append(
@@ -279,10 +407,10 @@ def tokenisation(ctx: CheckContext) -> None:
 )
 def running_totals(ctx: CheckContext) -> None:
     observed = _observed(ctx)
-    ctx.expect(observed, "no output to check: the app never wrote its totals")
+    ctx.expect(observed, _nothing_to_check(ctx) if not observed else "")
     alone, cumulative = app_expectations(ctx)
     for phase in observed:
-        k = int(phase.name.removeprefix("burst"))
+        k = _k(phase)
         found = _strip(phase.snapshot)
         if k >= 2 and found == alone[k - 1] and found != cumulative[k - 1]:
             ctx.fail(
@@ -291,17 +419,17 @@ def running_totals(ctx: CheckContext) -> None:
                 + diff(cumulative[k - 1], found, 3)
             )
     proven = [p for p in observed if p.name != "burst1" and _strip(p.snapshot) == cumulative[_k(p) - 1]]
-    if not proven:
-        last = observed[-1]
-        ctx.fail(
-            f"expected the totals of bursts 1..k after burst k; after {last.name} found: "
-            + diff(cumulative[_k(last) - 1], _strip(last.snapshot))
-        )
-
-
-def _k(phase) -> int:
-    """The burst number of a phase ("burst3" -> 3)."""
-    return int(phase.name.removeprefix("burst"))
+    if proven:
+        return
+    later = [p for p in ctx.state["obs"].phases if p.name != "burst1"]
+    judged = [p for p in later if p in observed and not p.behind]
+    if not judged and any(p.behind for p in later):
+        ctx.fail(_phase_behind(next(p for p in later if p.behind)))
+    last = judged[-1] if judged else observed[-1]
+    ctx.fail(
+        f"expected the totals of bursts 1..k after burst k; after {last.name} found: "
+        + diff(cumulative[_k(last) - 1], _strip(last.snapshot))
+    )
 
 
 @check(
@@ -314,10 +442,13 @@ def _k(phase) -> int:
 def checkpoint_restart(ctx: CheckContext) -> None:
     obs = ctx.state["obs"]
     phase = obs.phase("burst3")
-    ctx.expect(
-        phase is not None and phase.snapshot is not None and phase.new_files,
-        "after the restart the app wrote no output for the data that arrived while it was down",
-    )
+    if phase is None or phase.snapshot is None or not phase.new_files:
+        crashed = _crash_summary(ctx)
+        if crashed:
+            ctx.fail(f"after the restart the app wrote no output: {crashed} — see the first check")
+        if phase is not None and phase.behind:
+            ctx.fail("after the restart: " + _phase_behind(phase))
+        ctx.fail("after the restart the app wrote no output for the data that arrived while it was down")
     alone, cumulative = app_expectations(ctx)
     found = _strip(phase.snapshot)
     want = cumulative[2]
@@ -337,53 +468,97 @@ def checkpoint_restart(ctx: CheckContext) -> None:
             "after the restart bursts 1-2 are counted twice: the app re-read data its checkpoint had "
             "already counted"
         )
+    if phase.behind:
+        ctx.fail("after the restart: " + _phase_behind(phase))
     ctx.fail("after the restart expected the totals of bursts 1..3: " + diff(want, found))
 
 
 @check(
     points=3,
     title="Exact final counts over all bursts",
-    hint="Every word of every record, counted once, exactly as written (see the tokenisation check).",
+    hint="Every word of every record, counted once, exactly as written (see the tokenisation check); the "
+    "grader reads the last file your app wrote before it stopped.",
 )
 def final_counts(ctx: CheckContext) -> None:
     obs = ctx.state["obs"]
     expected = obs.expected[-1]
-    final = obs.phase(f"burst{len(obs.expected)}")
-    observed = _observed(ctx)
-    snapshot = final.snapshot if final is not None and final.new_files else None
-    if snapshot is None:
-        seen = observed[-1].name if observed else None
+    final = obs.final_snapshot
+    if final == expected:
+        return
+    bursts = len(obs.expected)
+    if final is None:
+        crashed = _crash_summary(ctx)
+        written = [p.name for p in _observed(ctx)]
         ctx.fail(
-            f"expected the totals of all {len(obs.expected)} bursts; the app wrote nothing after the last "
-            "burst" + (f" (its last output was after {seen})" if seen else "")
+            f"expected the totals of all {bursts} bursts in the last output file; the final run wrote none"
+            + (f": {crashed} — see the first check" if crashed else "")
+            + (f" (earlier output was seen after {written[-1]})" if written and not crashed else "")
         )
-    ctx.expect(snapshot == expected, "expected the exact totals of all bursts: " + diff(expected, snapshot))
+    early = obs.early_exit
+    if early is not None and early.run == obs.runs[-1].run:
+        counted = next(
+            (k for k in range(bursts, 0, -1) if _strip(final) == _strip(obs.expected[k - 1])), None
+        )
+        ctx.fail(
+            f"expected the totals of all {bursts} bursts; the app stopped by itself before all data was "
+            f"counted (see the last check): its last output file {obs.final_file} holds "
+            + (f"the totals of bursts 1..{counted} only" if counted else diff(expected, final))
+        )
+    if obs.processed is not None and obs.processed < obs.written:
+        ctx.fail(behind_message(obs.processed, obs.written, obs.final_after_s or 0.0, CONFIG.burst_budget_s))
+    ctx.fail(
+        f"expected the exact totals of all bursts in the last output file ({obs.final_file}): "
+        + diff(expected, final)
+    )
 
 
 @check(
     points=2,
     title="Stops by itself (exit status 0) once the data has ended",
-    hint="Watch the query's progress (query.lastProgress / recentProgress): once no new rows arrived for "
-    "IDLE_TIMEOUT_S seconds, query.stop() and spark.stop(). Do not stop at the first empty batch: data can "
-    "pause between bursts.",
+    hint="Watch the query's progress (query.recentProgress): once no new rows arrived for IDLE_TIMEOUT_S "
+    "seconds (read it from the environment), query.stop() and spark.stop(). Do not stop at the first empty "
+    "batch: data can pause between bursts.",
 )
 def stops_by_itself(ctx: CheckContext) -> None:
     obs = ctx.state["obs"]
-    early = obs.early_exit
-    if early is not None:
+    crashed = _crash_summary(ctx)
+    if crashed:
         ctx.fail(
-            f"run {early.run} stopped by itself after {early.bursts_produced_at_exit} of {len(obs.expected)} "
-            f"bursts, before all data was counted (exit status {early.exit_code}): the data only pauses "
-            f"between bursts; stop after {IDLE_TIMEOUT_S:g} s without new rows, not at the first idle batch"
+            f"not a stop after the data ended: {crashed} — see the first check. Once it runs, the app must "
+            f"exit by itself with status 0 after {IDLE_TIMEOUT_S:g} s without new rows."
         )
     final = obs.runs[-1] if obs.runs else None
     ctx.expect(final is not None, "the app was never started")
-    limit = IDLE_TIMEOUT_S + harness.HarnessConfig().stop_extra_s
+    early = obs.early_exit
+    if early is None and final.exited_by_itself and obs.processed is not None and obs.processed < obs.written:
+        early = final  # it stopped while data it had not counted was waiting
+    if early is not None:
+        quiet = (
+            f"{early.silence_s:.1f} s after it last counted new rows, " if early.silence_s is not None else ""
+        )
+        counted = (
+            f"{early.processed_at_exit} of {early.written_at_exit} records written so far"
+            if early.processed_at_exit is not None
+            else f"{early.bursts_produced_at_exit} of {len(obs.expected)} bursts written so far"
+        )
+        ctx.fail(
+            f"run {early.run} stopped by itself {quiet}before all data was counted (it had counted "
+            f"{counted}): the data only pauses between bursts (for up to {CONFIG.pause:g} s); stop once no "
+            f"new rows arrived for IDLE_TIMEOUT_S = {IDLE_TIMEOUT_S:g} s, not at the first idle batch and "
+            "not after a shorter limit of your own"
+        )
+    limit = IDLE_TIMEOUT_S + CONFIG.stop_extra_s
     if final.killed:
         ctx.fail(
-            f"expected the app to exit within {limit:g} s after the last data; it was still running and was "
-            "killed: it never stops by itself"
+            f"expected the app to exit within {limit:g} s after it counted the last data; it was still "
+            "running and was killed: it never stops by itself"
         )
     ctx.expect(
         final.exit_code == 0, f"expected exit status 0 after the data ended; it exited with {final.exit_code}"
     )
+    if final.silence_s is not None and final.silence_s < IDLE_TIMEOUT_S - STOP_TOLERANCE_S:
+        ctx.fail(
+            f"it stopped {final.silence_s:.1f} s after it had counted the last rows: expected it to wait "
+            f"until no new rows arrived for IDLE_TIMEOUT_S = {IDLE_TIMEOUT_S:g} s (read IDLE_TIMEOUT_S from "
+            "the environment; do not hard-code a shorter limit)"
+        )

@@ -4,28 +4,27 @@
 :class:`Observations`; checks and reports decide what they mean. The timeline:
 
 1. create the topic (6 partitions, RF 2) and a seeded corpus split into 4 bursts;
-2. run 1: start the app, produce burst 1, wait for its totals; produce burst 2, wait;
+2. run 1: start the app, produce burst 1, wait until it is counted; produce burst 2, wait;
 3. stop the app (SIGTERM to its process group), delete burst 1's records from Kafka (as
    retention would: only the checkpoint still knows them), produce burst 3 while it is down;
-4. run 2: start the app again with the same checkpoint and output dirs, wait for the totals of
-   bursts 1..3; produce burst 4, wait; then wait for the app to exit by itself.
+4. run 2: start the app again with the same checkpoint and output dirs, wait until bursts 1..3
+   are counted; keep the topic silent for ``pause`` s (less than IDLE_TIMEOUT_S); produce burst
+   4, wait; then wait for the app to exit by itself, and read its last output file.
 
-Waiting is driven by observation, never by fixed sleeps: the output dir is polled every
-``poll_s`` and a phase ends as soon as the newest file of the current run holds the expected
-totals, or once no new file has appeared for ``settle_s``, or the app exited, or a deadline
-passed. How a process is started is pluggable (``start_app``); :class:`SubprocessStarter` is a
-plain local implementation.
+Waiting follows the app's progress, never fixed sleeps: every ``poll_s`` the grader reads the
+app's checkpoint (the offsets of its newest committed micro-batch, see ``appfiles.py``) and its
+output dir. A phase ends once the app has counted every record written so far, or its output
+holds the expected totals, or it exited, or the burst's time budget is spent. How a process is
+started is pluggable (``start_app``): the grader starts it in the sandbox.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import importlib.util
 import random
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,9 +36,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from grader.student import STUDENT_LIB
 
-BATCH_FILE = re.compile(r"^batch-(\d{6,})\.tsv$")
+def _load_sibling(name: str):  # type: ignore[no-untyped-def]
+    """Import ``<name>.py`` beside this file (assignment folders are not packages)."""
+    module_name = f"grader_wordcount_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+appfiles = _load_sibling("appfiles")
+BATCH_FILE = appfiles.BATCH_FILE
+FileSig = appfiles.FileSig
+Progress = appfiles.Progress
+Snapshot = appfiles.Snapshot
+first_covering = appfiles.first_covering
+read_progress = appfiles.read_progress
+read_snapshot = appfiles.read_snapshot
+scan_output = appfiles.scan_output
 
 
 # -- process start (pluggable) -------------------------------------------------------------------
@@ -67,197 +87,6 @@ class ClusterLike(Protocol):
 
     @property
     def bootstrap_servers(self) -> str: ...
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any non-zombie process is left in process group ``pgid``."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (comm) "
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
-
-
-class SubprocessApp:
-    """A local process group started with ``start_new_session=True``; output goes to files."""
-
-    def __init__(self, cmd: list[str], env: dict[str, str], cwd: Path, stdout: Path, stderr: Path) -> None:
-        self.cmd = cmd
-        self.stdout_path = stdout
-        self.stderr_path = stderr
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            self.proc = subprocess.Popen(
-                cmd,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-            )
-        with contextlib.suppress(ImportError):
-            from grader.procs import registry  # killed at interpreter exit, whatever happens
-
-            registry.add(self.proc)
-
-    def poll(self) -> int | None:
-        return self.proc.poll()
-
-    def wait(self, timeout: float) -> int | None:
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def _signal_group(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, sig)
-
-    def _running(self) -> bool:
-        return self.proc.poll() is None or _group_alive(self.proc.pid)
-
-    def terminate(self, grace_s: float) -> int | None:
-        """SIGTERM the group; SIGKILL whatever is left of it (the JVM too) after ``grace_s``."""
-        if self._running():
-            self._signal_group(signal.SIGTERM)
-            deadline = time.monotonic() + grace_s
-            while self._running() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if self._running():
-                self._signal_group(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
-        return self.proc.returncode
-
-    def stderr_text(self, limit: int = 200_000) -> str:
-        try:
-            data = self.stderr_path.read_bytes()
-        except OSError:
-            return ""
-        return data[-limit:].decode("utf-8", errors="replace")
-
-
-def _local_spark_kafka_jars() -> str:
-    """The connector jars from this machine's grader cache (standalone runs outside a sandbox)."""
-    from grader.runtime.jars import ensure_runtime
-
-    return ",".join(str(j) for j in ensure_runtime(progress=False).spark_kafka_jars)
-
-
-class SubprocessStarter:
-    """``start_app`` for local runs: ``python <script>`` with a small, documented environment.
-
-    Every run gets ``run-<n>.stdout`` / ``run-<n>.stderr`` in ``log_dir``; ``TMPDIR`` and
-    ``SPARK_LOCAL_DIRS`` point into ``log_dir`` too, so nothing is left behind in /tmp.
-    """
-
-    def __init__(
-        self,
-        script: Path,
-        log_dir: Path,
-        *,
-        python: str = sys.executable,
-        extra_env: dict[str, str] | None = None,
-    ) -> None:
-        self.script = script.resolve()
-        self.log_dir = log_dir
-        self.python = python
-        self.extra_env = extra_env or {}
-        self.apps: list[SubprocessApp] = []
-
-    def __call__(self, env: dict[str, str]) -> SubprocessApp:
-        n = len(self.apps) + 1
-        tmp = self.log_dir / f"tmp-{n}"
-        tmp.mkdir(parents=True, exist_ok=True)
-        full_env = {
-            "PATH": os.pathsep.join([str(Path(self.python).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-            "HOME": os.environ.get("HOME", str(tmp)),
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "TMPDIR": str(tmp),
-            "SPARK_LOCAL_DIRS": str(tmp),
-            "PYSPARK_PYTHON": self.python,
-            "PYTHONPATH": str(STUDENT_LIB),
-            "PYTHONUNBUFFERED": "1",
-            "SPARK_KAFKA_JARS": _local_spark_kafka_jars(),
-            **({"JAVA_HOME": os.environ["JAVA_HOME"]} if "JAVA_HOME" in os.environ else {}),
-            **self.extra_env,
-            **env,
-        }
-        app = SubprocessApp(
-            [self.python, str(self.script)],
-            full_env,
-            self.script.parent,
-            self.log_dir / f"run-{n}.stdout",
-            self.log_dir / f"run-{n}.stderr",
-        )
-        self.apps.append(app)
-        return app
-
-    def stop_all(self, grace_s: float = 2.0) -> None:
-        for app in self.apps:
-            app.terminate(grace_s)
-
-
-_ARCHIVE_JOB = """
-import sys, time
-import seminar_spark
-seminar_spark.SPARK_SETTINGS["spark.driver.extraJavaOptions"] += (
-    " -XX:ArchiveClassesAtExit=" + sys.argv[1] + " -Xlog:cds=off -Xlog:cds+dynamic=off")
-spark = seminar_spark.spark_session("class-archive")
-rows = spark.readStream.format("rate").option("rowsPerSecond", 20).load()
-counts = rows.selectExpr("CAST(value % 7 AS STRING) AS word").groupBy("word").count()
-seen = []
-query = (counts.writeStream.outputMode("complete").trigger(processingTime="500 milliseconds")
-         .foreachBatch(lambda df, batch_id: seen.append(df.collect())).start())
-while len(seen) < 3 and query.isActive:
-    time.sleep(0.2)
-query.stop()
-spark.stop()
-"""
-
-
-def build_class_archive(target: Path, *, python: str = sys.executable, timeout_s: float = 180.0) -> float:
-    """Make a JVM class-data archive of Spark (``SPARK_CDS_ARCHIVE`` for seminar_spark); seconds taken.
-
-    Runs a small streaming job once with ``-XX:ArchiveClassesAtExit``; the archive (~150 MB)
-    is written at JVM exit, then renamed into place. Later Spark starts map these classes
-    instead of loading them (measured: about 2 s sooner per start on 2 cores).
-    """
-    began = time.monotonic()
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    env = {**os.environ, "PYTHONPATH": str(STUDENT_LIB), "PYSPARK_PYTHON": python}
-    env.pop("SPARK_CDS_ARCHIVE", None)
-    try:
-        done = subprocess.run(
-            [python, "-c", _ARCHIVE_JOB, str(partial)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
-            start_new_session=True,
-        )
-        if done.returncode != 0 or not partial.is_file():
-            tail = done.stderr.decode(errors="replace")[-1500:]
-            raise RuntimeError(f"building the class archive failed (exit {done.returncode}):\n{tail}")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return time.monotonic() - began
 
 
 # -- corpus ----------------------------------------------------------------------------------------
@@ -358,14 +187,19 @@ def expected_totals(corpus: list[list[str]]) -> tuple[list[Counter[str]], list[C
 
 @dataclass
 class HarnessConfig:
-    """Knobs of the timeline. ``settle_s`` must stay below ``idle_timeout_s`` (bursts' gaps)."""
+    """Knobs of the timeline, and the time budget a correct app must keep (see the README)."""
 
     trigger_seconds: float = 1.0
     idle_timeout_s: float = 10.0
-    start_deadline_s: float = 90.0  # a phase that includes Spark's start-up
-    burst_deadline_s: float = 30.0  # a phase of an app that already wrote output in this run
+    start_budget_s: float = 120.0
+    """Counting a burst whose wait includes Spark's start-up (burst 1; burst 3 after the restart)."""
+    burst_budget_s: float = 60.0
+    """Counting any other burst, from the moment it was written."""
+    pause_s: float | None = None
+    """Silence between counting burst 3 and writing burst 4; default ``idle_timeout_s / 2``."""
+    stop_extra_s: float = 30.0
+    """The app must exit within ``idle_timeout_s`` + this after it counted the last rows."""
     stop_grace_s: float = 15.0
-    stop_extra_s: float = 45.0  # waiting for the exit: idle_timeout_s + this
     poll_s: float = 0.2
     seed: int | str = 0
     topic: str | None = None  # default: a fresh unique name
@@ -374,17 +208,13 @@ class HarnessConfig:
     spark_kafka_jars: str | None = None  # default: what the starter's environment has
 
     @property
+    def pause(self) -> float:
+        return self.idle_timeout_s / 2 if self.pause_s is None else self.pause_s
+
+    @property
     def settle_s(self) -> float:
+        """For apps whose checkpoint shows no progress: a phase ends after this long without new output."""
         return min(3 * self.trigger_seconds + 2, self.idle_timeout_s - 2)
-
-
-@dataclass
-class Snapshot:
-    """One output file as read: totals (None if unreadable) and what was wrong with it."""
-
-    name: str
-    totals: dict[str, int] | None
-    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -398,12 +228,20 @@ class PhaseObservation:
     snapshot_file: str | None
     problems: list[str]
     new_files: list[str]  # output files written (or rewritten) after the phase began
-    ended_by: str  # "match" | "settled" | "exited" | "deadline"
+    ended_by: str  # "match" | "caught_up" | "settled" | "exited" | "deadline"
     duration_s: float
+    budget_s: float = 0.0  # how long the app had to count this burst
+    written: int = 0  # records written to the topic so far
+    processed: int | None = None  # of those, counted according to the app's checkpoint (None: unknown)
 
     @property
     def matched(self) -> bool:
         return self.snapshot == self.expected
+
+    @property
+    def behind(self) -> bool:
+        """The budget ran out before the app had counted everything written so far."""
+        return self.ended_by == "deadline" and not self.matched and (self.processed or 0) < self.written
 
 
 @dataclass
@@ -420,6 +258,10 @@ class RunObservation:
     terminated_by_grader: bool = False  # SIGTERM of the timeline's planned stop
     killed: bool = False  # did not exit by itself in time; killed by the grader
     start_error: str | None = None
+    counted_anything: bool = False  # this run committed a batch or wrote an output file
+    written_at_exit: int | None = None  # records in the topic when it exited by itself
+    processed_at_exit: int | None = None  # of those, counted (checkpoint), None if unknown
+    silence_s: float | None = None  # its last counted rows -> its exit by itself
 
 
 @dataclass
@@ -433,8 +275,14 @@ class Observations:
     phases: list[PhaseObservation] = field(default_factory=list)
     runs: list[RunObservation] = field(default_factory=list)
     deleted_before: dict[int, int] = field(default_factory=dict)  # partition -> new log start offset
+    pause_s: float | None = None  # the silence actually kept before the last burst
     stop_wait_s: float | None = None
-    exit_after_last_output_s: float | None = None  # last new output file -> exit of the final run
+    final_snapshot: dict[str, int] | None = None  # the last output file of the final run
+    final_file: str | None = None
+    final_problems: list[str] = field(default_factory=list)
+    written: int = 0  # records written to the topic in all
+    processed: int | None = None  # of those, counted at the end (checkpoint), None if unknown
+    final_after_s: float | None = None  # last burst written -> final output read
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None  # a failure of the grader's side (Kafka, file system), not the app's
 
@@ -472,50 +320,6 @@ class _Clock:
             self.sections[name] = self.sections.get(name, 0.0) + time.monotonic() - start
 
 
-def _scan(folder: Path) -> dict[str, tuple[int, int, int]]:
-    """Output files -> (mtime_ns, inode, size): a changed tuple means (re)written."""
-    found = {}
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(folder):
-            if BATCH_FILE.match(entry.name):
-                with contextlib.suppress(FileNotFoundError):
-                    st = entry.stat()
-                    found[entry.name] = (st.st_mtime_ns, st.st_ino, st.st_size)
-    return found
-
-
-def read_snapshot(path: Path) -> Snapshot:
-    """Parse ``word<TAB>count`` lines (UTF-8); problems are reported, not raised."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return Snapshot(path.name, None, [f"cannot read: {exc}"])
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Snapshot(path.name, None, [f"not UTF-8: {exc}"])
-    totals: dict[str, int] = {}
-    problems: list[str] = []
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
-        line = line.removesuffix("\r")
-        word, tab, count = line.rpartition("\t")
-        if not tab:
-            problems.append(f"line {number} has no tab: {line[:60]!r}")
-            continue
-        try:
-            value = int(count)
-        except ValueError:
-            problems.append(f"line {number}: count is not a number: {count[:30]!r}")
-            continue
-        if word in totals:
-            problems.append(f"line {number}: word {word!r} appears twice")
-        totals[word] = totals.get(word, 0) + value
-    return Snapshot(path.name, totals, problems)
-
-
 class _Timeline:
     def __init__(
         self, cluster: ClusterLike, start_app: StartApp, config: HarnessConfig, workdir: Path
@@ -527,6 +331,8 @@ class _Timeline:
         self.clock = _Clock()
         self.kafka = KafkaView(cluster.bootstrap_servers)
         self.bootstrap = cluster.bootstrap_servers
+        # The app writes below workdir; the grader reads there only through appfiles (no links).
+        self.workdir = workdir
         self.checkpoint_dir = workdir / "checkpoint"
         self.output_dir = workdir / "output"
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -538,10 +344,13 @@ class _Timeline:
         self.app: AppProcess | None = None
         self.run: RunObservation | None = None
         self.launched_at = 0.0
-        self.run_baseline: dict[str, tuple[int, int, int]] = {}
+        self.run_baseline: dict[str, FileSig] = {}
+        self.run_first_batch = -1  # newest committed batch when the current run started
         self.first_output_at: float | None = None
         self.last_new_output_at: float | None = None
         self.bursts_produced = 0
+        self.written: dict[int, int] = {}  # partition -> end offset after the grader's last write
+        self.written_at = 0.0  # when the grader last wrote a burst
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -559,10 +368,15 @@ class _Timeline:
             env["SPARK_KAFKA_JARS"] = self.config.spark_kafka_jars
         return env
 
+    def progress(self) -> Progress | None:
+        return read_progress(self.workdir, self.obs.topic)
+
     def launch(self, number: int) -> None:
         self.run = RunObservation(run=number)
         self.obs.runs.append(self.run)
-        self.run_baseline = _scan(self.output_dir)
+        self.run_baseline = scan_output(self.workdir)
+        before = self.progress()
+        self.run_first_batch = before.batch if before is not None else -1
         self.first_output_at = None
         self.last_new_output_at = None
         with self.clock.section("grader_work"):
@@ -575,36 +389,71 @@ class _Timeline:
                 return
             self.apps.append((self.run, self.app))
 
+    def note_activity(self, progress: Progress | None) -> None:
+        """Remember whether the current run has counted anything (a new commit or output file)."""
+        assert self.run is not None
+        committed = progress is not None and progress.batch > self.run_first_batch
+        if committed or self.first_output_at is not None:
+            self.run.counted_anything = True
+
+    def last_rows_at(self) -> float | None:
+        """Wall-clock time the current run last counted new rows: its commit, else its newest output."""
+        newest = self.progress()
+        if newest is not None and newest.batch > self.run_first_batch:
+            first = first_covering(self.workdir, self.obs.topic, newest.offsets)
+            return (first or newest).committed_at
+        fresh = [sig for name, sig in scan_output(self.workdir).items() if self.run_baseline.get(name) != sig]
+        return max(sig[0] for sig in fresh) / 1e9 if fresh else None
+
     def check_exit(self, phase: str) -> int | None:
         """Exit status of the current app if it ended; an unasked-for end is recorded once."""
         if self.app is None or self.run is None:
             return -1
         code = self.app.poll()
         if code is not None and self.run.exit_after_s is None:
-            self.run.exit_code = code
-            self.run.exited_by_itself = True
-            self.run.exited_during = phase
-            self.run.bursts_produced_at_exit = self.bursts_produced
-            self.run.exit_after_s = round(time.monotonic() - self.launched_at, 2)
+            exit_at = time.time()
+            run = self.run
+            run.exit_code = code
+            run.exited_by_itself = True
+            run.exited_during = phase
+            run.bursts_produced_at_exit = self.bursts_produced
+            run.exit_after_s = round(time.monotonic() - self.launched_at, 2)
+            progress = self.progress()
+            self.note_activity(progress)
+            if scan_output(self.workdir) != self.run_baseline:
+                run.counted_anything = True
+            run.written_at_exit = sum(self.written.values())
+            if progress is not None:
+                run.processed_at_exit = progress.processed(self.written)
+            last = self.last_rows_at() if run.counted_anything else None
+            if last is not None:
+                run.silence_s = round(exit_at - last, 2)
         return code
 
-    def produce(self, number: int) -> dict[str, tuple[int, int, int]]:
+    def produce(self, number: int) -> dict[str, FileSig]:
         """Write burst ``number`` (spread over all partitions); the output dir as it was before."""
         lines = self.obs.bursts[number - 1]
         records = [(i % self.config.partitions, None, line.encode("utf-8")) for i, line in enumerate(lines)]
         with self.clock.section("grader_work"):
-            before = _scan(self.output_dir)
+            before = scan_output(self.workdir)
             self.kafka.produce(self.obs.topic, records)
+            self.written = self.kafka.end_offsets(self.obs.topic)
         self.bursts_produced = number
+        self.written_at = time.monotonic()
+        self.obs.written = sum(self.written.values())
         return before
 
-    def newest_in_run(self, files: dict[str, tuple[int, int, int]]) -> str | None:
+    def newest_in_run(self, files: dict[str, FileSig]) -> str | None:
         fresh = [name for name, sig in files.items() if self.run_baseline.get(name) != sig]
         return max(fresh, key=lambda name: (files[name][0], name)) if fresh else None
 
-    def await_totals(self, number: int, before: dict[str, tuple[int, int, int]]) -> None:
-        """Wait (polling) until the current run's newest file holds bursts 1..number.
+    def await_totals(self, number: int, before: dict[str, FileSig]) -> None:
+        """Wait until the app has counted bursts 1..number, by its checkpoint or its output.
 
+        The phase ends when the app's newest committed micro-batch covers every offset written
+        ("caught_up"), when its newest output file holds the expected totals ("match"), when it
+        exits, or when the burst's time budget is spent ("deadline"). Apps whose checkpoint shows
+        no progress at all end a phase once no new output file appeared for ``settle_s``.
         ``before`` is the output dir as scanned before the burst was produced: files that differ
         from it were written in this phase.
         """
@@ -612,18 +461,20 @@ class _Timeline:
         name = f"burst{number}"
         expected = self.obs.expected[number - 1]
         began = time.monotonic()
-        warm = self.first_output_at is not None  # this run already wrote output: Spark is up
-        limit = cfg.burst_deadline_s if warm else cfg.start_deadline_s
+        warm = self.run is not None and self.run.counted_anything  # Spark is up in this run
+        limit = cfg.burst_budget_s if warm else cfg.start_budget_s
         previous = dict(before)
         snapshot: Snapshot | None = None
-        snapshot_sig: tuple[int, int, int] | None = None
+        snapshot_sig: FileSig | None = None
         new_in_phase = False
         ended_by = "deadline"
+        progress: Progress | None = None
         with self.clock.section(name):
             while True:
                 now = time.monotonic()
                 exited = self.check_exit(name) is not None
-                files = _scan(self.output_dir)
+                progress = self.progress()
+                files = scan_output(self.workdir)
                 if any(previous.get(n) != sig for n, sig in files.items()):
                     new_in_phase = True
                     self.last_new_output_at = now
@@ -632,24 +483,32 @@ class _Timeline:
                         assert self.run is not None
                         self.run.spark_start_s = round(now - self.launched_at, 2)
                 previous = files
+                self.note_activity(progress)
+                caught_up = progress is not None and progress.covers(self.written)
+                if caught_up:  # the commit comes after foreachBatch: that batch's file is there
+                    files = scan_output(self.workdir)
                 newest = self.newest_in_run(files)
                 if newest is not None and (
                     snapshot is None or snapshot.name != newest or snapshot_sig != files[newest]
                 ):
-                    snapshot, snapshot_sig = read_snapshot(self.output_dir / newest), files[newest]
+                    snapshot, snapshot_sig = read_snapshot(self.workdir, newest), files[newest]
                 if snapshot is not None and snapshot.totals == expected:
                     ended_by = "match"
+                    break
+                if caught_up:
+                    ended_by = "caught_up"
                     break
                 if exited:
                     ended_by = "exited"
                     break
-                if new_in_phase and now - (self.last_new_output_at or now) >= cfg.settle_s:
+                quiet = now - (self.last_new_output_at or now)
+                if progress is None and new_in_phase and quiet >= cfg.settle_s:
                     ended_by = "settled"
                     break
                 if now - began >= limit:
                     break
                 self.clock.sleep(cfg.poll_s)
-        new_files = sorted(n for n, sig in _scan(self.output_dir).items() if before.get(n) != sig)
+        new_files = sorted(n for n, sig in scan_output(self.workdir).items() if before.get(n) != sig)
         assert self.run is not None
         self.obs.phases.append(
             PhaseObservation(
@@ -662,8 +521,25 @@ class _Timeline:
                 new_files=new_files,
                 ended_by=ended_by,
                 duration_s=round(time.monotonic() - began, 2),
+                budget_s=limit,
+                written=sum(self.written.values()),
+                processed=progress.processed(self.written) if progress is not None else None,
             )
         )
+
+    def pause(self) -> None:
+        """Keep the topic silent for ``config.pause`` s (less than IDLE_TIMEOUT_S) before the last burst.
+
+        A phase that ran out of budget gets no pause: the app is still busy with older data.
+        """
+        last = self.obs.phases[-1] if self.obs.phases else None
+        if self.app is None or last is None or last.ended_by not in ("match", "caught_up", "settled"):
+            return
+        began = time.monotonic()
+        with self.clock.section("pause"):
+            while time.monotonic() - began < self.config.pause and self.check_exit("pause") is None:
+                self.clock.sleep(self.config.poll_s)
+        self.obs.pause_s = round(time.monotonic() - began, 2)
 
     def stop_run(self) -> None:
         """The planned stop between bursts 2 and 3: SIGTERM the group, SIGKILL after the grace."""
@@ -697,10 +573,19 @@ class _Timeline:
                 self.run.exit_code = self.app.terminate(2.0)
                 self.run.killed = True
                 self.run.exit_after_s = round(time.monotonic() - self.launched_at, 2)
-        ended = time.monotonic()
-        self.obs.stop_wait_s = round(ended - began, 2)
-        if self.run.exited_during == "stop" and self.last_new_output_at is not None:
-            self.obs.exit_after_last_output_s = round(ended - self.last_new_output_at, 2)
+        self.obs.stop_wait_s = round(time.monotonic() - began, 2)
+
+    def record_final(self) -> None:
+        """The final output: the last file the final run wrote, and how much it had counted."""
+        files = scan_output(self.workdir)
+        newest = self.newest_in_run(files)
+        if newest is not None:
+            final = read_snapshot(self.workdir, newest)
+            self.obs.final_snapshot, self.obs.final_file = final.totals, final.name
+            self.obs.final_problems = final.problems
+        progress = self.progress()
+        self.obs.processed = progress.processed(self.written) if progress is not None else None
+        self.obs.final_after_s = round(time.monotonic() - self.written_at, 2)
 
     # -- the story -------------------------------------------------------------------------
 
@@ -710,8 +595,7 @@ class _Timeline:
             self.kafka.create_topic(self.obs.topic, cfg.partitions, cfg.replication)
         self.launch(1)
         before = self.produce(1)
-        with self.clock.section("grader_work"):
-            ends_after_burst1 = self.kafka.end_offsets(self.obs.topic)
+        ends_after_burst1 = dict(self.written)
         self.await_totals(1, before)
         self.check_exit("burst2")
         self.await_totals(2, self.produce(2))
@@ -720,9 +604,11 @@ class _Timeline:
         self.produce(3)
         self.launch(2)
         self.await_totals(3, self.run_baseline)
+        self.pause()
         self.check_exit("burst4")
         self.await_totals(4, self.produce(4))
         self.await_exit()
+        self.record_final()
 
     def cleanup(self) -> None:
         for run, app in self.apps:
@@ -746,9 +632,9 @@ def run_timeline(
     removed afterwards. A failure on the grader's side is recorded in ``Observations.error``.
     """
     config = config or HarnessConfig()
-    if config.settle_s >= config.idle_timeout_s:
+    if config.settle_s >= config.idle_timeout_s or config.pause >= config.idle_timeout_s:
         raise ValueError(
-            "settle time must be shorter than IDLE_TIMEOUT_S, or a correct app stops between bursts"
+            "settle time and pause must be shorter than IDLE_TIMEOUT_S, or a correct app stops between bursts"
         )
     owned = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="wordcount-harness-")) if workdir is None else workdir

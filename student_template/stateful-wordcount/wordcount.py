@@ -1,4 +1,4 @@
-"""Assignment 4 — stateful-wordcount: a Spark Structured Streaming word count over Kafka.
+r"""Assignment 4 — stateful-wordcount: a Spark Structured Streaming word count over Kafka.
 
 The seminar counted words with Spark Streaming (DStreams) and ``pyspark.streaming.kafka``;
 that module was removed in Spark 3, so write the same thing with Structured Streaming.
@@ -10,7 +10,8 @@ Run as ``python wordcount.py``. The grader sets these environment variables:
     CHECKPOINT_DIR     where Spark keeps offsets and state (use it as checkpointLocation)
     OUTPUT_DIR         where your totals go (see below)
     TRIGGER_SECONDS    micro-batch interval, e.g. "1" (trigger processingTime)
-    IDLE_TIMEOUT_S     stop after this many seconds without new input rows, e.g. "6"
+    IDLE_TIMEOUT_S     stop after this many seconds without new input rows: "10" (read it from
+                       the environment; a shorter limit of your own fails)
     SPARK_KAFKA_JARS   the Kafka connector jars (seminar_spark.spark_session() uses them)
 
 What your program must do:
@@ -20,7 +21,8 @@ What your program must do:
 2. Split every line into words on runs of spaces and tabs. Empty strings are not words
    (careful: ``split(" ")`` turns "a  b" into "a", "", "b"). Keep the case ("Kafka" and
    "kafka" are different words) and keep punctuation ("kafka," is a word). Lines may be
-   Cyrillic.
+   Cyrillic. The text has no whitespace but spaces and tabs, so splitting on the regular
+   expressions "[ \t]+" or "\s+" counts the same words.
 3. Keep running totals across micro-batches (stateful: e.g. ``groupBy("word").count()`` with
    ``outputMode("complete")``), with ``checkpointLocation`` = CHECKPOINT_DIR and
    ``trigger(processingTime=...)`` every TRIGGER_SECONDS.
@@ -30,13 +32,21 @@ What your program must do:
    ``seminar_spark.write_totals(batch_df, batch_id)`` does exactly this file format for you.
 5. Stop by yourself: once IDLE_TIMEOUT_S seconds have passed without new input rows (counted
    from the start of the query, or from the last micro-batch that read rows), stop the query
-   and Spark and exit with status 0. Hint: ``query.recentProgress`` lists the finished
-   micro-batches with their ``batchId`` and ``numInputRows``.
+   and Spark and exit with status 0. The data pauses between bursts (for up to half of
+   IDLE_TIMEOUT_S): do not stop at the first empty trigger. Hint: ``query.recentProgress``
+   lists the finished micro-batches with their ``batchId`` and ``numInputRows``, and
+   ``query.status["isTriggerActive"]`` says whether a micro-batch is running right now.
+   Do not end the script right after ``start()``: the query runs in the background and
+   ends with your script.
 6. Restarts: the grader stops your program (SIGTERM), changes the topic and starts it again
    with the same CHECKPOINT_DIR and OUTPUT_DIR. It must continue from the checkpoint: no line
    lost, none counted twice, batch ids continue.
 
-The helper module ``seminar_spark`` (on PYTHONPATH) starts a suitable Spark for you:
+Time budget: each burst must be counted within 60 s after it was written (120 s when that
+includes Spark's start-up); the grader follows your progress through CHECKPOINT_DIR.
+
+The helper module ``seminar_spark`` (on PYTHONPATH) starts a suitable Spark for you (with 2
+shuffle partitions: Spark's default 200 makes every micro-batch slow on 2 cores):
 
     from seminar_spark import spark_session, write_totals
     spark = spark_session()

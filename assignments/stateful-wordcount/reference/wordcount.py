@@ -50,7 +50,7 @@ def new_input_rows(query: StreamingQuery, last_batch_id: int) -> tuple[int, int]
 def main() -> int:
     topic = os.environ["TOPIC"]
     trigger = f"{round(float(os.environ.get('TRIGGER_SECONDS', '1')) * 1000)} milliseconds"
-    idle_timeout = float(os.environ.get("IDLE_TIMEOUT_S", "6"))
+    idle_timeout = float(os.environ.get("IDLE_TIMEOUT_S", "10"))
     output_dir = os.environ["OUTPUT_DIR"]
 
     spark = spark_session("wordcount")
