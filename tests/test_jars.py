@@ -1,21 +1,28 @@
-"""The jar cache: its lock check (sizes fast, SHA-256 with verify), offline use, and the offline error."""
+"""The jar cache: its lock check (re-hash on size/mtime change, everything with verify), repair on use,
+offline use, and the offline error."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
+import grader.runtime.jars as jars_module
 from grader.errors import RuntimeProvisionError
 from grader.runtime.jars import (
+    VERIFIED,
     Bundle,
     _artifact_name,
     _check_lock,
     _kafka_home_jars,
     cache_root,
+    damaged_jars,
     ensure_bundle,
     kafka_bundle,
     spark_kafka_bundle,
@@ -77,15 +84,90 @@ def test_intact_bundle_passes_both_checks_and_is_used_offline(empty_cache: Path)
     assert sorted(ensure_bundle(bundle, find_java(), verify=True, progress=False)) == expected
 
 
-def test_tampered_jar_is_caught_by_verify(empty_cache: Path) -> None:
+def test_tampered_jar_is_caught_on_use_and_reported_with_the_fix_when_it_cannot_be_fetched(
+    empty_cache: Path,
+) -> None:
     bundle = fake_bundle({"a-1.0.jar": b"alpha", "b-2.0.jar": b"bravo!"})
-    (bundle.folder / "lib" / "b-2.0.jar").write_bytes(b"BRAVO!")  # same size, other bytes
-    assert _check_lock(bundle, deep=False) is not None  # the everyday check compares sizes only
-    assert _check_lock(bundle, deep=True) is None
-    # With verify the mismatch makes the grader fetch the bundle again, which fails offline.
-    with pytest.raises(RuntimeProvisionError, match=r"Could not download Fake 1\.0"):
-        ensure_bundle(bundle, find_java(), verify=True, progress=False)
+    assert _check_lock(bundle, deep=False) is not None
+    (bundle.folder / "lib" / "b-2.0.jar").write_bytes(b"BRAVO!")  # same size, other bytes, new mtime
+    assert _check_lock(bundle, deep=False) is None  # the everyday check re-hashes what changed
+    assert damaged_jars(bundle) == ["b-2.0.jar"]
+    with pytest.raises(RuntimeProvisionError) as err:
+        ensure_bundle(bundle, find_java(), progress=False)
+    text = str(err.value)
+    assert f"The cached jar(s) b-2.0.jar in {bundle.folder / 'lib'} are damaged" in text
+    assert "Could not download Fake 1.0" in text  # what the repair attempt ran into
+    assert "Fix: run 'grader setup' with network access" in text
     assert (bundle.folder / "lib" / "b-2.0.jar").read_bytes() == b"BRAVO!"  # nothing half-replaced
+
+
+def test_damage_that_keeps_size_and_mtime_is_left_to_verify(empty_cache: Path) -> None:
+    """The documented limit of the cheap check: only 'grader setup --verify' re-hashes everything."""
+    bundle = fake_bundle({"a-1.0.jar": b"alpha"})
+    jar = bundle.folder / "lib" / "a-1.0.jar"
+    assert _check_lock(bundle, deep=False) is not None
+    before = jar.stat()
+    jar.write_bytes(b"ALPHA")
+    os.utime(jar, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert _check_lock(bundle, deep=False) is not None
+    assert _check_lock(bundle, deep=True) is None
+
+
+def test_hashes_are_reused_until_size_or_mtime_change(
+    empty_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = fake_bundle({"a-1.0.jar": b"alpha", "b-2.0.jar": b"bravo!"})
+    hashed: list[str] = []
+    real = jars_module._sha256
+
+    def counting(path: Path) -> str:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(jars_module, "_sha256", counting)
+    assert _check_lock(bundle, deep=False) is not None
+    assert sorted(hashed) == ["a-1.0.jar", "b-2.0.jar"]  # first use: hash and record size + mtime
+    recorded = json.loads((bundle.folder / VERIFIED).read_text())
+    assert set(recorded["a-1.0.jar"]) == {"size", "mtime_ns", "sha256"}
+    hashed.clear()
+    assert _check_lock(bundle, deep=False) is not None
+    assert hashed == []
+    jar = bundle.folder / "lib" / "a-1.0.jar"
+    os.utime(jar, ns=(jar.stat().st_atime_ns, jar.stat().st_mtime_ns + 1_000_000))
+    assert _check_lock(bundle, deep=False) is not None
+    assert hashed == ["a-1.0.jar"]
+    hashed.clear()
+    assert _check_lock(bundle, deep=True) is not None
+    assert sorted(hashed) == ["a-1.0.jar", "b-2.0.jar"]
+
+
+POM = (
+    "<project><modelVersion>4.0.0</modelVersion><groupId>org.example</groupId>"
+    "<artifactId>fake</artifactId><version>1.0</version></project>"
+)
+
+
+def test_a_damaged_jar_is_repaired_from_ivys_cache_offline(
+    empty_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolve a real (tiny) artifact from a local Maven repository, damage the cached jar, go
+    offline: the next use fetches it again from Ivy's cache and the content is the original."""
+    folder = tmp_path / "repo" / "org" / "example" / "fake" / "1.0"
+    folder.mkdir(parents=True)
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr("org/example/Fake.txt", "fake")
+    (folder / "fake-1.0.jar").write_bytes(data.getvalue())
+    (folder / "fake-1.0.pom").write_text(POM)
+    monkeypatch.setenv("GRADER_MAVEN_REPO", (tmp_path / "repo").as_uri() + "/")
+    bundle = Bundle("fake-1.0", ("org.example:fake:1.0",), "Fake 1.0")
+    (jar,) = ensure_bundle(bundle, find_java(), progress=False)
+    assert jar.read_bytes() == data.getvalue()
+    jar.write_bytes(bytes(len(data.getvalue())))  # same size, zeroes
+    monkeypatch.setenv("GRADER_MAVEN_REPO", OFFLINE_REPO)
+    (repaired,) = ensure_bundle(bundle, find_java(), progress=False)
+    assert repaired.read_bytes() == data.getvalue()
+    assert damaged_jars(bundle) == []
 
 
 @pytest.mark.parametrize("damage", ["size", "missing", "coordinates", "corrupt-lock", "no-lock"])

@@ -5,6 +5,12 @@ reads the published POMs (no hand-written POM parsing), verifies the repository'
 download and retrieves the runtime closure. The grader then records a SHA-256 of every jar in a
 ``lock.json``; later runs check the lock and never touch the network, so everything works
 offline once cached.
+
+Every use verifies the cache cheaply: ``verified.json`` records, per jar, the size and mtime it
+had when its SHA-256 last matched the lock; a jar whose size or mtime changed since is hashed
+again. A jar that no longer matches is fetched again (repair, from Ivy's cache or the network)
+or, when that is impossible, reported with the fix. ``grader setup --verify`` re-hashes every
+jar regardless (it also catches damage that kept both size and mtime).
 """
 
 from __future__ import annotations
@@ -225,44 +231,128 @@ def _resolve(bundle: Bundle, java: JavaRuntime, progress: bool) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _check_lock(bundle: Bundle, deep: bool) -> list[Path] | None:
-    """The bundle's jars if the cache matches its lock (sizes, or SHA-256 when ``deep``), else None."""
-    lock_file = bundle.folder / "lock.json"
-    if not lock_file.is_file():
-        return None
+VERIFIED = "verified.json"
+
+
+def _read_json(path: Path) -> dict | None:
     try:
-        lock = json.loads(lock_file.read_text())
-    except ValueError:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
         return None
-    if lock.get("coordinates") != list(bundle.coordinates):
+    return data if isinstance(data, dict) else None
+
+
+def _write_json_atomically(path: Path, data: dict) -> None:
+    """Write ``path`` so that a concurrent reader sees the old or the new file, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a read-only cache still works; it is just hashed every time
+
+
+def _stamp(stat: os.stat_result) -> dict[str, int]:
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _check_lock(bundle: Bundle, deep: bool) -> list[Path] | None:
+    """The bundle's jars if the cache matches its lock, else None.
+
+    A jar's SHA-256 is computed when ``deep``, or when its size or mtime differ from those recorded
+    in ``verified.json`` the last time it matched; the record is then refreshed.
+    """
+    lock = _read_json(bundle.folder / "lock.json")
+    if lock is None or lock.get("coordinates") != list(bundle.coordinates):
         return None
+    verified = _read_json(bundle.folder / VERIFIED) or {}
+    fresh: dict[str, dict] = {}
     jars = []
     for name, meta in lock["jars"].items():
         jar = bundle.folder / "lib" / name
-        if not jar.is_file() or jar.stat().st_size != meta["size"]:
+        try:
+            stat = jar.stat()
+        except OSError:
             return None
-        if deep and _sha256(jar) != meta["sha256"]:
+        if stat.st_size != meta["size"]:
             return None
+        record = {**_stamp(stat), "sha256": meta["sha256"]}
+        if (deep or verified.get(name) != record) and _sha256(jar) != meta["sha256"]:
+            return None
+        fresh[name] = record
         jars.append(jar)
+    if fresh != verified:
+        _write_json_atomically(bundle.folder / VERIFIED, fresh)
     return jars
+
+
+def damaged_jars(bundle: Bundle) -> list[str]:
+    """Names of the bundle's cached jars that are missing or whose content no longer matches the lock."""
+    lock = _read_json(bundle.folder / "lock.json") or {}
+    bad = []
+    for name, meta in (lock.get("jars") or {}).items():
+        jar = bundle.folder / "lib" / name
+        if not jar.is_file() or jar.stat().st_size != meta["size"] or _sha256(jar) != meta["sha256"]:
+            bad.append(name)
+    return bad
 
 
 def ensure_bundle(
     bundle: Bundle, java: JavaRuntime, *, verify: bool = False, progress: bool = True
 ) -> list[Path]:
-    """The jars of ``bundle``, resolving them once if the cache is empty or does not match its lock."""
+    """The jars of ``bundle``, resolving them once if the cache is empty and again (a repair) when it
+    no longer matches its lock."""
     bundle.folder.parent.mkdir(parents=True, exist_ok=True)
     jars = _check_lock(bundle, deep=verify)
     if jars is None:
         with _LOCK:
             jars = _check_lock(bundle, deep=verify)
             if jars is None:
-                _resolve(bundle, java, progress)
-                jars = _check_lock(bundle, deep=True)
-    if jars is None:
-        raise RuntimeProvisionError(
-            f"The cached jars in {bundle.folder} do not match their lock.json; delete it."
+                jars = _repair_or_resolve(bundle, java, progress)
+    return jars
+
+
+def _repair_or_resolve(bundle: Bundle, java: JavaRuntime, progress: bool) -> list[Path]:
+    """Resolve ``bundle`` into the cache; when it was there but damaged, insist on the same content."""
+    old_lock = _read_json(bundle.folder / "lock.json")
+    same_coordinates = old_lock is not None and old_lock.get("coordinates") == list(bundle.coordinates)
+    damaged = damaged_jars(bundle) if same_coordinates else []
+    fix = (
+        f"Fix: run 'grader setup' with network access (it fetches them again), or delete {bundle.folder} "
+        "and run it."
+    )
+    if damaged:
+        sys.stderr.write(
+            f"The cached {bundle.description} jars changed since they were downloaded "
+            f"({', '.join(damaged[:5])}); fetching them again.\n"
         )
+    try:
+        _resolve(bundle, java, progress)
+    except RuntimeProvisionError as exc:
+        if not damaged:
+            raise
+        raise RuntimeProvisionError(
+            f"The cached jar(s) {', '.join(damaged)} in {bundle.folder / 'lib'} are damaged: their SHA-256 "
+            "no longer matches the one recorded when they were downloaded, and fetching them again "
+            f"failed:\n{exc}\n{fix}"
+        ) from exc
+    jars = _check_lock(bundle, deep=True)
+    new_lock = _read_json(bundle.folder / "lock.json") or {}
+    if same_coordinates and old_lock is not None:
+        changed = [
+            name
+            for name, meta in old_lock["jars"].items()
+            if (new_lock.get("jars") or {}).get(name, {}).get("sha256") != meta["sha256"]
+        ]
+        if changed:
+            raise RuntimeProvisionError(
+                f"Fetching {bundle.description} again gave jars that differ from the ones recorded at the "
+                f"first download ({', '.join(changed[:5])}): Ivy's cache in {cache_root() / 'ivy-cache'} is "
+                f"damaged too. Fix: delete {cache_root() / 'ivy-cache'} and {bundle.folder}, then run "
+                "'grader setup' with network access."
+            )
+    if jars is None:
+        raise RuntimeProvisionError(f"The cached jars in {bundle.folder} do not match their lock.json. {fix}")
     return jars
 
 
