@@ -8,55 +8,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 import report_data
+from platform_schemas import GRADESCOPE_SCHEMA
 
 from grader.report import write_reports
 from grader.report.gradescope import AutograderFailure, autograder_root, gradescope_results
 from grader.results import SubmissionResult
-
-# Gradescope's "Autograder Specifications" (output format), written down independently of our
-# pydantic model so that a mistake in the model cannot hide here.
-_FORMATS = {"enum": ["text", "html", "simple_format", "md", "ansi"]}
-_VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}
-GRADESCOPE_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "score": {"type": "number"},
-        "execution_time": {"type": "number"},
-        "output": {"type": "string"},
-        "output_format": _FORMATS,
-        "test_output_format": _FORMATS,
-        "test_name_format": _FORMATS,
-        "visibility": _VISIBILITY,
-        "stdout_visibility": _VISIBILITY,
-        "extra_data": {"type": "object"},
-        "leaderboard": {"type": "array"},
-        "tests": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "score": {"type": "number"},
-                    "max_score": {"type": "number"},
-                    "status": {"enum": ["passed", "failed"]},
-                    "name": {"type": "string"},
-                    "name_format": _FORMATS,
-                    "number": {"type": "string"},
-                    "output": {"type": "string"},
-                    "output_format": _FORMATS,
-                    "tags": {"type": "array", "items": {"type": "string"}},
-                    "visibility": _VISIBILITY,
-                    "extra_data": {"type": "object"},
-                },
-            },
-        },
-    },
-    "anyOf": [
-        {"required": ["score"]},
-        {"properties": {"tests": {"items": {"required": ["score"]}}}, "required": ["tests"]},
-    ],
-}
 
 
 def _written(result: SubmissionResult, tmp_path: Path) -> dict:

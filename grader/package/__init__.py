@@ -1,0 +1,1 @@
+"""Bundles that grading platforms install (``grader package gradescope``: Gradescope's autograder zip)."""
