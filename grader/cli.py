@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -192,6 +193,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from grader import api
     from grader.sandbox import factory
 
+    if args.references:
+        if not Path(args.references).is_dir():
+            raise UsageError(f"--references {args.references} is not a folder (one <assignment id>/ each)")
+        os.environ["GRADER_REFERENCES"] = str(Path(args.references).resolve())
+
     report = api.validate(
         args.assignment,
         out=Path(args.out) if args.out else None,
@@ -352,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--out", help="also write the reports here")
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--references",
+        help="course-private folder with one <assignment id>/ reference solution each "
+        "(default: $GRADER_REFERENCES, else assignments/<id>/reference/)",
+    )
     _sandbox_option(p)
     p.set_defaults(func=cmd_validate)
 

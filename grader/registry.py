@@ -29,6 +29,16 @@ def assignments_root() -> Path:
     return REPO_ROOT / "assignments"
 
 
+def references_root() -> Path | None:
+    """``$GRADER_REFERENCES``: a course-private folder holding one ``<id>/`` reference solution each.
+
+    When set, reference solutions are read from there instead of ``assignments/<id>/reference/``,
+    so the repository students install the grader from need not contain any.
+    """
+    value = os.environ.get("GRADER_REFERENCES")
+    return Path(value) if value else None
+
+
 def template_root() -> Path:
     """``$GRADER_TEMPLATE`` or the ``student_template/`` folder next to the grader package."""
     return Path(os.environ.get("GRADER_TEMPLATE", REPO_ROOT / "student_template"))
@@ -47,7 +57,9 @@ class Assignment:
 
     @property
     def reference(self) -> Path:
-        return self.folder / "reference"
+        """The reference solution: ``$GRADER_REFERENCES/<id>`` if set, else ``<folder>/reference``."""
+        root = references_root()
+        return root / self.id if root is not None else self.folder / "reference"
 
     @cached_property
     def module(self) -> ModuleType:

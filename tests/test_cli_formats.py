@@ -74,3 +74,16 @@ def test_grading_copy_leaves_out_reports_git_and_the_output_folder(tmp_path: Pat
     assert grading_copy(clean, tmp_path / "elsewhere", tmp_path / "tmp2") == clean, (
         "nothing to leave out: no copy"
     )
+
+
+def test_references_come_from_a_course_private_folder_when_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from grader.registry import select
+
+    (a,) = select(["topic-create"])
+    assert a.reference == a.folder / "reference"
+    monkeypatch.setenv("GRADER_REFERENCES", str(tmp_path))
+    assert a.reference == tmp_path / "topic-create"
+    assert main(["validate", "--references", str(tmp_path / "missing")]) == ExitCode.USAGE
+    assert "is not a folder" in capsys.readouterr().err
