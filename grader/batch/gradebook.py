@@ -243,13 +243,12 @@ def combined_junit(records: list[StudentRecord], results: dict[str, SubmissionRe
                 suite.set("name", xml_safe(f"{r.key}/{suite.get('name')}"))
                 root.append(suite)
         if result is None or r.status in {Grading.TIMEOUT, Grading.CRASHED}:
-            grader_side = r.status.grader_side
+            tag = "error" if r.status.grader_side else "skipped" if r.status is Grading.MISSING else "failure"
             suite = ET.SubElement(
-                root, "testsuite", name=xml_safe(r.key), tests="1", failures=str(int(not grader_side)),
-                errors=str(int(grader_side)), skipped=str(int(r.status is Grading.MISSING)), time="0.000",
+                root, "testsuite", name=xml_safe(r.key), tests="1", failures=str(int(tag == "failure")),
+                errors=str(int(tag == "error")), skipped=str(int(tag == "skipped")), time="0.000",
             )  # fmt: skip
             case = ET.SubElement(suite, "testcase", classname=xml_safe(r.key), name="submission", time="0")
-            tag = "error" if grader_side else ("skipped" if r.status is Grading.MISSING else "failure")
             child = ET.SubElement(case, tag, message=xml_safe(r.status.value), type=r.status.value)
             child.text = xml_safe(r.note)
     for attr in ("tests", "failures", "errors", "skipped"):

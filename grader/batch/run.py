@@ -32,7 +32,7 @@ from grader.batch.gradebook import (
     save_record,
     write_class_outputs,
 )
-from grader.batch.intake import IntakeStatus, Submission, assign_keys, collect
+from grader.batch.intake import IntakeStatus, Submission, assign_keys, collect, safe_key
 from grader.batch.jobs import GradeJob, JobResult, JobStatus, assignment_version, derive_seed, tree_hash
 from grader.batch.progress import PlainProgress, Progress
 from grader.batch.roster import join, load_roster
@@ -209,7 +209,7 @@ def run_batch(
         subs, absent = join(subs, load_roster(opts.roster))
         assign_keys(subs)
         missing = [
-            StudentRecord(key="", student_id=s.id, name=s.name, email=s.email, login=s.login,
+            StudentRecord(key=safe_key(s.id), student_id=s.id, name=s.name, email=s.email, login=s.login,
                           status=Grading.MISSING, note="no submission found")
             for s in absent
         ]  # fmt: skip
