@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-deps setup demo test lint bench clean
+.PHONY: install system-deps setup docker demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ system-deps:
 setup: install system-deps
 	$(BIN)/grader setup
 
+# The docker sandbox: docker.io + mmdebstrap when missing, a running dockerd, the grading image.
+docker: setup
+	bash scripts/docker-setup.sh
+
 demo: setup
 	@for s in examples/*/; do \
 	  name=$$(basename $$s); \
@@ -33,7 +37,7 @@ demo: setup
 	done
 	@echo "Open reports/<name>/report.html (one folder per example submission)."
 
-test: setup
+test: setup docker
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

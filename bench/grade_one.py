@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grader.registry import select
 from grader.runner import grade_submission
+from grader.sandbox import factory
 
 DEFAULT = ["topic-create", "produce-sequence", "consume-partition"]
 
@@ -26,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-a", "--assignment", action="append", help="assignment id (repeatable)")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--sandbox", default="local", choices=["auto", "docker", "local"])
     args = parser.parse_args()
     assignments = select(args.assignment or DEFAULT)
     rows = []
@@ -34,7 +36,9 @@ def main() -> None:
         for a in assignments:
             shutil.copytree(a.reference, submission / a.id)
         for i in range(args.repeat):
-            result = grade_submission(submission, assignments, seed=100 + i)
+            result = grade_submission(
+                submission, assignments, seed=100 + i, sandbox_factory=factory(args.sandbox)
+            )
             t = result.timings
             extra = {
                 k: v

@@ -84,7 +84,7 @@ def check(
             grading_copy(submission, out, Path(tmp)),
             assignments,
             seed=new_seed() if seed is None else seed,
-            sandbox_factory=sandbox_factory or factory("auto"),
+            sandbox_factory=sandbox_factory or factory(),
             logs_dir=out / "logs",
         )
     return result, write_reports(result, out, formats, view=view)
@@ -123,7 +123,7 @@ def validate(
     assignments = select(assignment_ids)
     seed = new_seed() if seed is None else seed
     report = Validation()
-    sandbox_factory = sandbox_factory or factory("auto")
+    sandbox_factory = sandbox_factory or factory()
     kinds = {
         "reference": {a.id: a.reference for a in assignments},
         "template": {a.id: template_root() / a.id for a in assignments},

@@ -57,6 +57,11 @@ def cmd_cluster_up(args: argparse.Namespace) -> int:
     from grader.runtime.jars import ensure_runtime
     from grader.runtime.shims import install
 
+    # Installed here rather than inherited: a 'grader cluster up &' started from a script (or any
+    # background job of a non-interactive shell) begins with SIGINT ignored, and Ctrl-C, kill -INT,
+    # kill and a closed terminal must still stop the brokers and remove their files.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     runtime = ensure_runtime()
     with (
         tempfile.TemporaryDirectory(prefix="grader-cli-") as tmp,
@@ -299,10 +304,10 @@ def _sandbox_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sandbox",
         choices=["auto", "docker", "local"],
-        default="auto",
+        default=os.environ.get("GRADER_SANDBOX", "auto"),
         help="where student code runs: docker (a fresh locked-down container per submission), local "
-        "(processes of your user, unisolated) or auto (default: docker when the engine and the grading "
-        "image are there, else local with a warning)",
+        "(processes of your user, unisolated) or auto (docker when the engine and the grading image "
+        "are there, else local with a warning); default: $GRADER_SANDBOX or auto",
     )
 
 

@@ -20,6 +20,10 @@ from grader.procs import kill_group
 from grader.runtime.cluster import KafkaCluster
 from grader.runtime.shims import Translation, install, read_translations
 
+# Tests pick their sandbox explicitly; the CLI's "auto" would otherwise depend on whether this machine
+# happens to have a docker engine and image (the docker tests ask for --sandbox docker themselves).
+os.environ["GRADER_SANDBOX"] = "local"
+
 CLUSTER_FLAG = "-Dgrader.cluster="
 CLUSTER_DIR_GLOB = "grader-kafka-*"
 T = TypeVar("T")

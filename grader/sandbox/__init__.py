@@ -8,6 +8,7 @@ submission) or ``auto`` (docker when an engine and the grading image are there, 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Literal
@@ -50,8 +51,9 @@ def resolve_kind(kind: str, *, warn: bool = True) -> str:
     return "local"
 
 
-def factory(kind: str = "auto", *, warn: bool = True) -> SandboxFactory:
-    """The sandbox factory for ``kind`` (``auto`` is resolved now, once)."""
+def factory(kind: str | None = None, *, warn: bool = True) -> SandboxFactory:
+    """The sandbox factory for ``kind`` (default ``$GRADER_SANDBOX`` or ``auto``, resolved now, once)."""
+    kind = kind or os.environ.get("GRADER_SANDBOX") or "auto"
     return _docker if resolve_kind(kind, warn=warn) == "docker" else _local
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import secrets
 import shutil
 import socket
@@ -588,6 +589,8 @@ class DockerSandbox:
         )
         _guard_host(f"grader-{tag}"[:15])
         mb = 1024 * 1024
+        # Never above our own hard limit: the engine runs the container under it and refuses more.
+        nofile = min(65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
         self.container = self.client.containers.create(
             self.image,
             command=["serve", "--brokers", str(self.brokers), "--max-seconds", str(MAX_LIFETIME_S)],
@@ -610,9 +613,8 @@ class DockerSandbox:
             nano_cpus=int(self.cpus * 1e9),
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
-            ulimits=[Ulimit(name="core", soft=0, hard=0), Ulimit(name="nofile", soft=65536, hard=65536)],
+            ulimits=[Ulimit(name="core", soft=0, hard=0), Ulimit(name="nofile", soft=nofile, hard=nofile)],
             extra_hosts=dict.fromkeys(COURSE_HOSTS, "127.0.0.1"),
-            oom_score_adj=-500,
             stop_signal="SIGTERM",
         )
         self.container.start()

@@ -36,7 +36,7 @@ IMAGE_REPO = "grader-sandbox"
 BASE_REPO = "grader-base"
 LABEL = "org.grader.image"
 SUITE = "bookworm"
-DISTRIBUTIONS = ("pyspark", "py4j", "kafka-python")
+DISTRIBUTIONS = ("pyspark", "py4j", "kafka-python", "psutil")
 # The grader's runtime: what the container needs to run brokers, the CLI shims and student helpers.
 RUNTIME_FILES = (
     "__init__.py",
@@ -172,8 +172,12 @@ def _build_base(client, tag: str, log: Callable[[str], None]) -> None:  # type: 
             )
         log(f"base: importing {tar.stat().st_size / 2**20:.0f} MiB into docker as {tag}")
         repo, _, version = tag.partition(":")
-        with tar.open("rb") as fh:
-            client.api.import_image_from_stream(fh, repository=repo, tag=version)
+        import docker.errors
+
+        try:
+            client.api.import_image_from_file(str(tar), repository=repo, tag=version)
+        except docker.errors.APIError as exc:
+            raise ImageBuildError(f"step 'docker import' of the base root file system failed: {exc}") from exc
     if not _has_image(client, tag):
         raise ImageBuildError(f"step 'docker import' did not produce {tag}")
 

@@ -1,0 +1,396 @@
+"""DockerSandbox on a real engine: the same grades as the local sandbox, and hostile submissions contained.
+
+Each hostile behaviour is run inside one shared container (as separate runs, like separate
+assignments of one submission); after each the test asserts what a trustworthy grader guarantees:
+the run ended within its limit, the brokers it is graded on still run, no process of the student's
+is left, and the grader itself carried on normally.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from grading import SUBMISSIONS, only_failing, statuses
+from test_assignments import CASES
+
+from grader.kafka_util import KafkaView
+from grader.registry import select
+from grader.results import Status
+from grader.runner import grade_submission
+from grader.sandbox import Sandbox, SandboxProcess
+from grader.spec import Limits
+
+pytestmark = [pytest.mark.docker, pytest.mark.kafka]
+
+
+@pytest.fixture(scope="session")
+def docker_ready() -> None:
+    from grader.sandbox.docker import docker_unavailable_reason
+
+    reason = docker_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"docker sandbox unavailable: {reason} (scripts/docker-setup.sh sets it up)")
+
+
+def _leftovers() -> tuple[list[str], list[str], list[str]]:
+    import docker
+
+    from grader.sandbox.docker import LABEL
+
+    client = docker.from_env()
+    containers = [c.name for c in client.containers.list(all=True, filters={"label": LABEL})]
+    networks = [n.name for n in client.networks.list(filters={"label": LABEL})]
+    dirs = [str(p) for p in Path(sys.modules["tempfile"].gettempdir()).glob("grader-docker-*")]
+    return containers, networks, dirs
+
+
+def _docker_factory(sub: Path, brokers: int, limits: Limits) -> Sandbox:
+    from grader.sandbox.docker import DockerSandbox
+
+    return DockerSandbox(sub, brokers=brokers, limits=limits)
+
+
+# -- the same grades as the local sandbox --------------------------------------------------------------
+
+
+def _parity_groups() -> list[list[tuple[str, str, dict, dict]]]:
+    """CASES packed into submissions of one case per assignment (one container grades three cases)."""
+    by_assignment: dict[str, list] = {}
+    for case in CASES:
+        by_assignment.setdefault(case[0], []).append(case)
+    groups = []
+    while any(by_assignment.values()):
+        groups.append([cases.pop(0) for cases in by_assignment.values() if cases])
+    return groups
+
+
+GROUPS = _parity_groups()
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=["+".join(c[1] for c in g) for g in GROUPS])
+def test_wrong_and_right_submissions_get_the_same_checks_as_locally(docker_ready, tmp_path, group):
+    submission = tmp_path / "submission"
+    for assignment_id, name, _, _ in group:
+        shutil.copytree(SUBMISSIONS / assignment_id / name, submission / assignment_id, symlinks=True)
+    assignments = select([c[0] for c in group])
+    result = grade_submission(submission, assignments, seed=4242, sandbox_factory=_docker_factory)
+    assert result.sandbox == "docker"
+    for (assignment_id, name, failing, messages), res in zip(group, result.assignments, strict=True):
+        assert res.error is None, res.error
+        assert statuses(res) == only_failing(assignment_id, failing), (
+            name,
+            {c.id: c.message for c in res.checks},
+        )
+        for check_id, text in messages.items():
+            assert text in next(c.message for c in res.checks if c.id == check_id), name
+    assert _leftovers() == ([], [], [])
+
+
+@pytest.mark.parametrize("assignment_id", ["topic-create", "produce-sequence", "consume-partition"])
+def test_references_get_full_marks_in_docker(docker_ready, tmp_path, assignment_id):
+    (a,) = select([assignment_id])
+    submission = tmp_path / "submission"
+    shutil.copytree(a.reference, submission / assignment_id)
+    result = grade_submission(submission, [a], seed=7, sandbox_factory=_docker_factory)
+    (res,) = result.assignments
+    assert res.points == res.max_points, {c.id: c.message for c in res.checks}
+
+
+# -- hostile submissions ----------------------------------------------------------------------------
+
+HOSTILE = {
+    "outside.py": """
+import socket, sys
+results = []
+for host, port in [(sys.argv[1], int(sys.argv[2])), ("192.0.2.1", 80)]:
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        results.append(f"REACHED {host}:{port}")
+    except OSError as exc:
+        results.append(f"blocked {host}:{port}: {exc}")
+try:
+    socket.getaddrinfo("pypi.org", 443)
+    results.append("RESOLVED a public name")
+except OSError as exc:
+    results.append(f"no DNS: {exc}")
+print("\\n".join(results))
+""",
+    "forkbomb.sh": "#!/bin/bash\nbomb() { bomb | bomb & }; bomb\nsleep 5\n",
+    "memory.py": "chunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024 * 1024))\n",
+    "flood.sh": "#!/bin/bash\nyes 'flooding the grader'\n",
+    "disk.sh": (
+        "#!/bin/bash\n"
+        "dd if=/dev/zero of=one-big-file bs=1M count=400 2>&1 | tail -n 1\n"
+        "for i in $(seq 1 40); do dd if=/dev/zero of=fill-$i bs=1M count=100 status=none || break; done\n"
+        "sleep 30\n"
+    ),
+    "stubborn.sh": "#!/bin/bash\ntrap '' TERM INT\nwhile true; do sleep 1; done\n",
+    "daemon.sh": (
+        "#!/bin/bash\n"
+        "setsid nohup sleep 10000 >/dev/null 2>&1 &\n"
+        "( ( sleep 10000 & ) & )\n"
+        "python3 -c 'import os,time\nif os.fork()==0:\n os.setsid()\n if os.fork()==0: time.sleep(10000)' &\n"
+        "echo daemons started\n"
+    ),
+    "killer.sh": (
+        "#!/bin/bash\npkill -9 java; kill -9 -1; kill -9 1\n"
+        "for p in /proc/[0-9]*; do kill -9 ${p#/proc/} 2>/dev/null; done\necho tried\n"
+    ),
+    "snoop.sh": (
+        "#!/bin/bash\n"
+        "find / -xdev \\( -name 'checks.py' -o -name reference -o -name 'results.json' "
+        "-o -name 'report.html' \\) 2>/dev/null\n"
+        "ls /home /root 2>&1; cat /etc/shadow 2>&1 | head -n 1\n"
+        "echo '<script>alert(1)</script>'\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_box(docker_ready, tmp_path_factory):
+    from grader.sandbox.docker import DockerSandbox
+
+    submission = tmp_path_factory.mktemp("hostile") / "submission"
+    (submission / "evil").mkdir(parents=True)
+    for name, text in HOSTILE.items():
+        path = submission / "evil" / name
+        path.write_text(text.lstrip("\n"))
+        path.chmod(0o755)
+    (submission / "evil" / "leak").symlink_to("/etc/passwd")
+    box = DockerSandbox(submission, brokers=3, limits=Limits(run_seconds=20, output_kb=16, file_size_mb=256))
+    with box:
+        yield box
+    assert _leftovers() == ([], [], [])
+
+
+def _student_processes(box) -> list[str]:
+    _code, out = box.container.exec_run(["ps", "-o", "pid=,args=", "-u", str(box.uid)], user="10002")
+    return [line for line in out.decode().splitlines() if line.strip()]
+
+
+def _assert_cluster_and_grader_fine(box) -> None:
+    assert box.dead_brokers() == {}
+    assert _student_processes(box) == []
+    view = KafkaView(box.bootstrap_servers)
+    try:
+        topic = f"after-{time.monotonic_ns()}"
+        view.create_topic(topic, 6, 3)
+        assert len(view.describe_topic(topic).partitions) == 6
+    finally:
+        view.close()
+
+
+def _run(box, name: str, *args: str, timeout: float = 20):
+    folder = box.workdir / "evil"
+    cmd = ["python3", name, *args] if name.endswith(".py") else [f"./{name}", *args]
+    return box.run(cmd, label=name, timeout=timeout, cwd=folder)
+
+
+def test_satisfies_the_protocol_and_runs_as_an_unprivileged_user(hostile_box):
+    assert isinstance(hostile_box, Sandbox)
+    rec = hostile_box.run(
+        [
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/status | grep -E '^(CapEff|NoNewPrivs)'; touch /usr/x 2>&1; "
+            "echo $BOOTSTRAP_SERVERS; getent hosts mipt-node04.atp-fivt.org",
+        ],
+        label="whoami",
+        timeout=20,
+    )
+    lines = rec.stdout.splitlines()
+    assert int(lines[0]) == hostile_box.uid
+    assert hostile_box.uid >= 200_000
+    assert "CapEff:\t0000000000000000" in rec.stdout
+    assert "NoNewPrivs:\t1" in rec.stdout
+    assert "Read-only file system" in rec.stdout
+    assert "127.0.0.1:9092" in rec.stdout
+    assert "127.0.0.1" in lines[-1]  # the seminar's host names reach the sandbox's own brokers
+    assert isinstance(hostile_box.spawn(["true"], label="t"), SandboxProcess)
+
+
+def test_no_way_out_to_the_network_or_the_host(hostile_box):
+    server = socket.socket()
+    server.bind(("0.0.0.0", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    gateway = hostile_box.network.attrs["IPAM"]["Config"][0]["Gateway"]
+    try:
+        rec = _run(hostile_box, "outside.py", gateway, str(port))
+    finally:
+        server.close()
+    assert "REACHED" not in rec.stdout, rec.stdout
+    assert "RESOLVED" not in rec.stdout, rec.stdout
+    assert rec.stdout.count("blocked") == 2
+    assert not accepted
+    _assert_cluster_and_grader_fine(hostile_box)
+
+
+def test_fork_bomb_is_bounded(hostile_box):
+    rec = _run(hostile_box, "forkbomb.sh", timeout=15)
+    assert rec.returncode is not None or rec.timed_out
+    _assert_cluster_and_grader_fine(hostile_box)
+
+
+def test_memory_hog_loses_its_own_run_not_the_brokers(hostile_box):
+    rec = _run(hostile_box, "memory.py", timeout=60)
+    assert rec.returncode not in (0, None)
+    _assert_cluster_and_grader_fine(hostile_box)
+
+
+def test_output_flood_is_capped(hostile_box):
+    rec = _run(hostile_box, "flood.sh", timeout=4)
+    assert rec.timed_out
+    assert rec.stdout_truncated_bytes > 0
+    assert len(rec.stdout.encode()) <= 16 * 1024 + 100
+    _assert_cluster_and_grader_fine(hostile_box)
+
+
+def test_filling_the_disk_is_stopped(hostile_box):
+    rec = _run(hostile_box, "disk.sh", timeout=60)
+    assert "File size limit exceeded" in rec.stdout + rec.stderr or "256 MiB" in rec.stdout, rec.stdout
+    assert "disk quota" in rec.stderr
+    assert rec.duration_s < 40
+    from grader.sandbox.docker import BOX_MB, _tree_size
+
+    # Cleaned up by the next run's start? No: by the test, the way stop() would; the host never saw more.
+    assert _tree_size(hostile_box.box, 10 * BOX_MB * 2**20) < 2 * BOX_MB * 2**20
+    for leftover in (hostile_box.workdir / "evil").glob("fill-*"):
+        leftover.unlink()
+    (hostile_box.workdir / "evil" / "one-big-file").unlink(missing_ok=True)
+    hostile_box.disk_exceeded = False
+    _assert_cluster_and_grader_fine(hostile_box)
+
+
+def test_ignoring_sigterm_does_not_outlive_the_limit(hostile_box):
+    began = time.monotonic()
+    rec = _run(hostile_box, "stubborn.sh", timeout=3)
+    assert rec.timed_out
+    assert time.monotonic() - began < 15
+    proc = hostile_box.spawn(["./stubborn.sh"], label="stop me", cwd=hostile_box.workdir / "evil")
+    assert proc.wait(1) is None
+    assert proc.terminate(grace=1) is not None
+    _assert_cluster_and_grader_fine(hostile_box)
+
+
+def test_daemons_die_with_the_run(hostile_box):
+    rec = _run(hostile_box, "daemon.sh")
+    assert rec.returncode == 0
+    assert "daemons started" in rec.stdout
+    _assert_cluster_and_grader_fine(hostile_box)
+
+
+def test_killing_the_brokers_is_impossible(hostile_box):
+    rec = _run(hostile_box, "killer.sh")
+    assert "tried" in rec.stdout
+    _assert_cluster_and_grader_fine(hostile_box)
+
+
+def test_nothing_of_the_grader_to_find_and_no_host_files(hostile_box):
+    rec = _run(hostile_box, "snoop.sh", timeout=60)
+    found = [ln for ln in rec.stdout.splitlines() if ln.startswith("/") and "/proc/" not in ln]
+    assert found == [], found
+    assert "root:" not in rec.stdout  # /etc/shadow is not readable
+    assert not (hostile_box.workdir / "evil" / "leak").exists()  # the symlink to a host file was not copied
+    assert "leak (a symbolic link)" in hostile_box.skipped_files[0]
+    _assert_cluster_and_grader_fine(hostile_box)
+
+
+def test_html_in_student_output_is_escaped_in_the_report(hostile_box, tmp_path):
+    from grader.report.html import render_html
+    from grader.results import AssignmentResult, SubmissionResult
+
+    rec = _run(hostile_box, "snoop.sh", timeout=60)
+    result = SubmissionResult(submission="evil", seed=1, grader_version="t")
+    result.assignments.append(AssignmentResult(id="evil", title="Evil", max_points=1, runs=[rec]))
+    html = render_html(result)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+# -- life cycle ---------------------------------------------------------------------------------------
+
+
+def test_leftovers_of_a_dead_grader_are_swept(docker_ready):
+    import docker
+
+    from grader.sandbox.docker import LABEL, OWNER_LABEL, expected_image, sweep
+
+    client = docker.from_env()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = client.containers.create(
+        expected_image(),
+        command=["status"],
+        labels={LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{dead.pid}"},
+    )
+    assert orphan.name in sweep(client)
+    assert _leftovers()[0] == []
+
+
+def test_ctrl_c_during_a_docker_grading_removes_everything(docker_ready, tmp_path):
+    from grader.registry import select as pick
+
+    (a,) = pick(["topic-create"])
+    submission = tmp_path / "submission"
+    shutil.copytree(a.reference, submission / "topic-create")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "check",
+            str(submission),
+            "-a",
+            "topic-create",
+            "--sandbox",
+            "docker",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _leftovers()[0]:
+            time.sleep(0.2)
+        assert _leftovers()[0], "no container was started"
+        time.sleep(1)
+        proc.send_signal(2)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, out.decode()
+    assert _leftovers() == ([], [], [])
+
+
+def test_missing_image_is_a_grader_error_with_the_fix(docker_ready, tmp_path):
+    from grader.sandbox.docker import DockerSandbox, DockerUnavailable
+
+    with pytest.raises(DockerUnavailable, match="grader image build"):
+        DockerSandbox(tmp_path, image="grader-sandbox:does-not-exist").start()
+    assert _leftovers() == ([], [], [])
+
+
+def test_grading_error_when_the_engine_is_unreachable(tmp_path, monkeypatch):
+    from grader.sandbox.docker import DockerSandbox, DockerUnavailable
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
+    with pytest.raises(DockerUnavailable, match="no docker engine is reachable"):
+        DockerSandbox(tmp_path).start()
+    result = grade_submission(tmp_path, select(["topic-create"]), seed=1, sandbox_factory=_docker_factory)
+    (res,) = result.assignments
+    assert "no docker engine is reachable" in (res.error or "")
+    assert all(c.status is not Status.PASSED for c in res.checks)
