@@ -284,3 +284,20 @@ def test_report_renders_in_headless_chromium(mixed: SubmissionResult, tmp_path: 
             assert c.title in text
             assert f'id="{html_id("check", a.id, c.id)}"' in dom
     assert "<script>alert(1)</script>" not in dom
+
+
+def test_a_grader_error_takes_each_platforms_not_your_fault_path(
+    mixed: SubmissionResult, tmp_path: Path
+) -> None:
+    paths = write_reports(mixed, tmp_path)
+    assert "gradescope" not in paths, "Gradescope: no results file, its autograder-failure state"
+    prairielearn = json.loads(paths["prairielearn"].read_text("utf-8"))
+    assert prairielearn["gradable"] is False
+    classroom = json.loads(paths["classroom"].read_text("utf-8"))
+    assert (classroom["status"], classroom["max_score"]) == ("error", 0)
+    junit = ET.parse(paths["junit"]).getroot()
+    assert junit.get("errors") == "2"
+    assert len(junit.findall(".//error")) == 2
+    assert json.loads(paths["json"].read_text("utf-8"))["outcome"] == "error"
+    assert "not your fault" in _text(paths["html"].read_text("utf-8"))
+    assert "**Grader error**" in paths["summary"].read_text("utf-8")
