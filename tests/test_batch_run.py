@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -244,3 +246,44 @@ def test_kill_9_mid_batch_then_resume_grades_everyone_exactly_once(fake_env: Pat
     assert [r["student_id"] for r in rows] == keys
     assert {r["status"] for r in rows} == {"passed"}, rows
     assert not (out / ".work").exists()
+
+
+def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("no chromium binary on PATH (apt-get install chromium)")
+    return subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.browser
+def test_index_page_in_headless_chromium(fake_env: Path, tmp_path: Path) -> None:
+    subs = _class(tmp_path)
+    out = tmp_path / "grades"
+    run_batch(
+        BatchOptions(subs, out, [ASSIGNMENT], sandbox="local"),
+        executor=LocalExecutor(2, out / ".work" / "jobs", runner=RUNNER),
+        progress=PlainProgress(io.StringIO()),
+    )
+    page = (out / "index.html").resolve().as_uri()
+    dom = _chromium(tmp_path, "--dump-dom", page)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    bins = re.findall(r'class="bin"[^>]*data-count="(\d+)"', html)
+    assert len(bins) == 10
+    assert sum(map(int, bins)) == 6  # s1..s7 minus the crashed one
+    # 0 %: s3, the empty, refused and unrecognised ones; 70 %: s2; 100 %: s1.
+    assert [bins[0], bins[7], bins[9]] == ["4", "1", "1"]
+    assert 'id="check-table"' in html
+    assert 'id="check-topic-create-whole"' in html
+    assert "Grader crashed" in html
+    assert 'href="s1/report.html"' in html
+    shot = tmp_path / "index.png"
+    taken = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,1600", page)
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 10_000  # a rendered page, not a blank image
