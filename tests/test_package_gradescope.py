@@ -126,3 +126,90 @@ def test_run_autograder_end_to_end(package: Path, tmp_path: Path) -> None:
     assert data["extra_data"]["params"]["topic-create"]["TOPIC"].startswith("hob2026-")
     assert sorted(p.name for p in (root / "results").iterdir()) == ["results.json"]
     assert "Total: 10/10" in proc.stdout
+
+
+IMAGE = "grader-sandbox"
+INSIDE = """set -eu
+useradd --system --create-home --shell /usr/sbin/nologin grader-student
+# What setup.sh's 'pip install' gives, without network: a venv that sees the wheel's packages and
+# their dependencies (the host's, same Python 3.11).
+python3 -m venv --without-pip --system-site-packages /opt/grader/venv
+printf '/opt/grader/site\\n/opt/grader/hostsite\\n' > /opt/grader/venv/lib/python3.11/site-packages/grader.pth
+printf '#!/bin/sh\\nexec /opt/grader/venv/bin/python -m grader "$@"\\n' > /opt/grader/venv/bin/grader
+chmod 755 /opt/grader/venv/bin/grader
+chown -R grader-student /opt/grader/cache
+exec /autograder/source/run_autograder
+"""
+TAMPERING = """#!/usr/bin/env bash
+# Tries to post its own score and to rewrite the autograder, then does the work.
+echo '{"score": 1000, "tests": []}' > /autograder/results/results.json 2>/dev/null
+echo 'exit 0' >> /autograder/source/run_autograder 2>/dev/null
+id -un > /probe/user
+set -euo pipefail
+kafka-topics --bootstrap-server "$BOOTSTRAP_SERVERS" --create --if-not-exists \\
+    --topic "$TOPIC" --partitions 6 --replication-factor 2
+"""
+
+
+def _docker_unavailable() -> str | None:
+    if shutil.which("docker") is None:
+        return "no docker CLI"
+    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
+        return "no docker engine running (docker info fails)"
+    if (
+        subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, check=False).returncode
+        != 0
+    ):
+        return f"no {IMAGE} image (grader image build)"
+    return None
+
+
+@pytest.mark.docker
+@pytest.mark.kafka
+def test_run_autograder_in_a_container_laid_out_like_gradescope(package: Path, tmp_path: Path) -> None:
+    reason = _docker_unavailable()
+    if reason:
+        pytest.skip(reason)
+    submission = tmp_path / "repo" / "topic-create"
+    submission.mkdir(parents=True)
+    (submission / "create_topic.sh").write_text(TAMPERING)
+    (submission / "create_topic.sh").chmod(0o755)
+    root = _autograder(tmp_path, package, submission.parent)
+    run_autograder = (root / "source" / "run_autograder").read_bytes()
+    site = tmp_path / "site"
+    with zipfile.ZipFile(package) as z:
+        (wheel,) = [n for n in z.namelist() if n.endswith(".whl")]
+        z.extract(wheel, tmp_path)
+    with zipfile.ZipFile(tmp_path / wheel) as w:
+        w.extractall(site)
+    cache = tmp_path / "cache"
+    for bundle in ("kafka-4.3.1", "spark-sql-kafka-4.2.0", "kafka-cds", "kraft-bootstrap"):
+        if (cache_root() / bundle).exists():
+            shutil.copytree(cache_root() / bundle, cache / bundle, symlinks=True)
+    probe = tmp_path / "probe"
+    probe.mkdir(mode=0o777)
+    probe.chmod(0o777)
+    (tmp_path / "inside.sh").write_text(INSIDE)
+    hostsite = next(p for p in map(Path, sys.path) if p.name == "site-packages" and (p / "pydantic").is_dir())
+    name = f"grader-test-gradescope-{os.getpid()}"
+    command = [
+        "docker", "run", "--rm", "--name", name, "--network", "none", "--workdir", "/autograder",
+        "-v", f"{root}:/autograder", "-v", f"{site}:/opt/grader/site:ro",
+        "-v", f"{hostsite}:/opt/grader/hostsite:ro", "-v", f"{cache}:/opt/grader/cache",
+        "-v", f"{probe}:/probe", "-v", f"{tmp_path / 'inside.sh'}:/inside.sh:ro",
+        "-e", "JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64", "-e", "GRADER_CACHE_DIR=/opt/grader/cache",
+        "-e", "PYTHONPATH=", "--entrypoint", "bash", IMAGE, "/inside.sh",
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (probe / "user").read_text().strip() == "grader-student", (
+        "student code ran as the unprivileged user"
+    )
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.Draft202012Validator(GRADESCOPE_SCHEMA).validate(data)
+    assert data["score"] == 10, "the grader's score, not the one the submission tried to post"
+    assert all(t["status"] == "passed" for t in data["tests"])
+    assert (root / "source" / "run_autograder").read_bytes() == run_autograder, "the autograder is untouched"
