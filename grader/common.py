@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 
 from grader.checks import Check, CheckContext, check
+from grader.kafka_util import TopicInfo
 from grader.results import ExecRecord
 
 
@@ -97,6 +99,61 @@ def runs_cleanly(
         ctx.expect(not problems, "\n".join(problems))
 
     return runs_cleanly
+
+
+def topic_snapshot(ctx: CheckContext, key: str, wait_s: float = 0.0) -> None:
+    """Remember the layout and id of ``$TOPIC`` under ``ctx.state[key]`` (None if it does not exist).
+
+    ``wait_s``: how long to wait for a topic the grader just created to show in the metadata (the
+    controller accepts a creation before every broker knows it).
+    """
+    deadline = time.monotonic() + wait_s
+    info = ctx.kafka.describe_topic(ctx.params["TOPIC"])
+    while (info is None or not info.partitions) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        info = ctx.kafka.describe_topic(ctx.params["TOPIC"])
+    ctx.state[key] = info
+
+
+def _layout(info: TopicInfo) -> str:
+    rf = "/".join(map(str, sorted(info.replication_factors))) or "0"
+    return f"{len(info.partitions)} partitions, replication factor {rf}, topic id {info.topic_id or '?'}"
+
+
+def topic_unchanged(points: float, action: str) -> Check:
+    """A check: the topic the grader prepared (snapshots ``topic_before``/``topic_after``) is the same
+    object after the student's run: same topic id, partitions and replication factor.
+
+    Usually worth 0 points and required by the checks that read the topic: a script that replaces
+    the object under test (e.g. re-creates the topic with 1 partition to get order for free) earns
+    nothing from it, while a stub that does nothing does not earn a point for leaving it alone.
+    """
+
+    @check(
+        points=points,
+        title="The prepared topic is still the one the grader created (required by the other checks)",
+        hint=f"{action} the existing topic $TOPIC as it is; never delete, re-create or alter it "
+        "(no kafka-topics --delete/--create/--alter in this script).",
+    )
+    def same_topic(ctx: CheckContext) -> None:
+        topic = ctx.params["TOPIC"]
+        before: TopicInfo | None = ctx.state["topic_before"]
+        after: TopicInfo | None = ctx.state["topic_after"]
+        assert before is not None, "the grader's prepared topic was missing before the student's run"
+        expected = f"expected the topic {topic!r} to stay as the grader created it ({_layout(before)})"
+        if after is None:
+            ctx.fail(f"{expected}; it was deleted while your script ran")
+        changes = []
+        if after.topic_id != before.topic_id:
+            changes.append("it was deleted and re-created (its topic id changed), which loses its records")
+        if len(after.partitions) != len(before.partitions):
+            changes.append(f"partitions {len(before.partitions)} -> {len(after.partitions)}")
+        if after.replication_factors != before.replication_factors:
+            rf_before, rf_after = sorted(before.replication_factors), sorted(after.replication_factors)
+            changes.append(f"replication factor {rf_before} -> {rf_after}")
+        ctx.expect(not changes, f"{expected}; after your script ran: {_layout(after)}: " + "; ".join(changes))
+
+    return same_topic
 
 
 def int_lines(text: str) -> tuple[list[int], list[str]]:

@@ -80,6 +80,8 @@ class TopicInfo:
 
     name: str
     partitions: tuple[PartitionInfo, ...]
+    topic_id: str = ""
+    """Kafka's id of this incarnation of the topic (KIP-516); a re-created topic gets a new one."""
 
     @property
     def replication_factors(self) -> set[int]:
@@ -125,7 +127,8 @@ class KafkaView:
                 key=lambda p: p.partition,
             )
         )
-        return TopicInfo(topic, parts)
+        topic_id = meta.get("topic_id")
+        return TopicInfo(topic, parts, str(topic_id) if topic_id else "")
 
     def create_topic(self, topic: str, partitions: int, replication: int) -> None:
         from kafka.admin import NewTopic

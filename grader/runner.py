@@ -2,21 +2,87 @@
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
 import grader
-from grader.checks import CheckContext, CheckFailed
+from grader.checks import Check, CheckContext, CheckFailed
 from grader.kafka_util import KafkaView
 from grader.registry import Assignment
 from grader.results import AssignmentResult, CheckResult, Status, SubmissionResult
 from grader.sandbox.base import Sandbox, SandboxFactory
 
+_DOWN_BEFORE_STUDENT = "_brokers_down_before_student"
+# A broker whose log ends in one of these died by itself (the grader's problem); one whose log just
+# stops, or ends with the signal it received, was stopped from outside: by student code, since the
+# grader never stops its brokers while it grades.
+_DAMAGE_SEE_FIRST = "not checked because your script damaged the grader's cluster (see the first check)"
+_CRASH = re.compile(r"OutOfMemoryError|FATAL|Fatal error|Halting|Exiting Kafka due to fatal")
+
 
 def _default_act(ctx: CheckContext) -> None:
     ctx.state["run"] = ctx.run_entrypoint("run")
+
+
+def _cluster_damage(
+    sandbox: Sandbox, ctx: CheckContext, stopped_by_student: dict[int, str], errored: bool
+) -> tuple[str, str] | None:
+    """(message, broker log tail) when brokers are down because of the student's code, else None.
+
+    A broker that stopped between the start of the student's code and the end of the checks
+    without a crash in its log was stopped by that code: a failed check, not a grader error. One
+    that was down before the student's code ran is the grader's problem, unless student code of an
+    earlier assignment of this submission stopped it (``stopped_by_student``: broker -> assignment).
+    """
+    try:
+        down = sandbox.dead_brokers()
+    except Exception:
+        return None
+    before: dict[int, str] | None = ctx.state.get(_DOWN_BEFORE_STUDENT)
+    if before is not None:
+        new = {b: tail for b, tail in down.items() if b not in before and not _CRASH.search(tail)}
+        if new:
+            for broker in new:
+                stopped_by_student[broker] = ctx.spec.id
+            broker, tail = min(new.items())
+            last = (tail.strip().splitlines() or ["(empty)"])[-1]
+            return (
+                f"broker {broker} stopped while your script ran: expected every broker of the grader's "
+                f"cluster to keep running; found broker(s) {', '.join(map(str, sorted(new)))} stopped with "
+                f"no crash in the log (broker {broker}'s log ends with: {last[:200]}). Never stop, kill or "
+                "restart brokers from your script (no kafka-server-stop, no kill/pkill of java).",
+                tail,
+            )
+    earlier = {b: stopped_by_student[b] for b in down if b in stopped_by_student}
+    if errored and earlier and len(earlier) == len(down):
+        broker, assignment = min(earlier.items())
+        return (
+            f"not graded: broker {broker} was stopped by your script in '{assignment}', so the cluster "
+            "could not grade this assignment",
+            down[broker],
+        )
+    return None
+
+
+def _damage_results(checks: list[Check], message: str, details: str) -> list[CheckResult]:
+    """The checks of an assignment whose cluster student code damaged: the first fails, the rest are
+    not checked (they would only report the damage's consequences)."""
+    return [
+        CheckResult(
+            id=chk.id,
+            title=chk.title,
+            status=Status.FAILED if i == 0 else Status.SKIPPED,
+            points=0.0,
+            max_points=chk.points,
+            message=message if i == 0 else _DAMAGE_SEE_FIRST,
+            hint="Leave the grader's cluster alone: use its brokers only through your topic.",
+            details=details if i == 0 else "",
+        )
+        for i, chk in enumerate(checks)
+    ]
 
 
 def _run_checks(assignment: Assignment, ctx: CheckContext, result: AssignmentResult) -> None:
@@ -55,8 +121,16 @@ def _run_checks(assignment: Assignment, ctx: CheckContext, result: AssignmentRes
         )
 
 
-def grade_assignment(assignment: Assignment, sandbox: Sandbox, seed: int) -> AssignmentResult:
-    """Prepare, run the student's code and run every check; grader faults become ``error``."""
+def grade_assignment(
+    assignment: Assignment, sandbox: Sandbox, seed: int, stopped_by_student: dict[int, str] | None = None
+) -> AssignmentResult:
+    """Prepare, run the student's code and run every check; grader faults become ``error``, damage
+    done to the cluster by the student's code a failed check.
+
+    ``stopped_by_student`` (broker id -> assignment id) carries such damage from one assignment of
+    a submission to the next.
+    """
+    stopped_by_student = {} if stopped_by_student is None else stopped_by_student
     began = time.monotonic()
     spec = assignment.spec
     params = spec.draw_params(seed)
@@ -77,6 +151,7 @@ def grade_assignment(assignment: Assignment, sandbox: Sandbox, seed: int) -> Ass
         prepare = getattr(module, "prepare", None)
         if prepare is not None:
             prepare(ctx)
+        ctx.state[_DOWN_BEFORE_STUDENT] = sandbox.dead_brokers()
         getattr(module, "act", _default_act)(ctx)
         for t in sandbox.translations()[translations_before:]:
             ctx.note(t.message(), kind="seminar")
@@ -99,6 +174,10 @@ def grade_assignment(assignment: Assignment, sandbox: Sandbox, seed: int) -> Ass
         ]
     finally:
         kafka.close()
+    damage = _cluster_damage(sandbox, ctx, stopped_by_student, errored=result.has_error)
+    if damage is not None:
+        result.error = None
+        result.checks = _damage_results(checks, *damage)
     result.notes = ctx.notes
     result.runs = ctx.runs
     student = sum(r.duration_s for r in ctx.runs) + float(ctx.state.get("student_seconds", 0.0))
@@ -131,6 +210,7 @@ def grade_submission(
     brokers = max(a.spec.brokers for a in assignments)
     limits = assignments[0].spec.limits
     sandbox = sandbox_factory(submission, brokers, limits)
+    stopped_by_student: dict[int, str] = {}
     cluster_seconds = 0.0
     keep_logs = False
     try:
@@ -139,7 +219,7 @@ def grade_submission(
         result.sandbox = sandbox.name
         for assignment in assignments:
             sandbox.limits = assignment.spec.limits
-            res = grade_assignment(assignment, sandbox, seed)
+            res = grade_assignment(assignment, sandbox, seed, stopped_by_student)
             result.assignments.append(res)
             keep_logs = keep_logs or res.has_error
     except Exception as exc:

@@ -3,10 +3,14 @@ exactly the right checks with the right message."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from grading import SUBMISSIONS, F, S, grade, message, only_failing, statuses
+from grading import SUBMISSIONS, F, P, S, grade, message, only_failing, statuses
 
 from grader.registry import select, template_root
+from grader.results import Status
+from grader.runtime.cluster import KafkaCluster
 
 pytestmark = pytest.mark.kafka
 
@@ -85,7 +89,14 @@ CASES = [
         },
         {"runs_cleanly": "syntax error"},
     ),
+    ("topic-create", "no_shebang", {"runs_cleanly": F}, {"runs_cleanly": "no shebang line"}),
     ("produce-sequence", "seminar_literal", {}, {}),
+    (
+        "produce-sequence",
+        "recreates_small_topic",
+        {"same_topic": F, "all_values": S, "no_duplicates": S, "nothing_else": S, "partition_order": S},
+        {"same_topic": "deleted and re-created (its topic id changed)"},
+    ),
     ("produce-sequence", "python_style", {}, {}),
     ("produce-sequence", "fixed_twenty", {"all_values": F}, {"all_values": "largest number written is 20"}),
     ("produce-sequence", "zero_based", {"all_values": F, "nothing_else": F}, {"nothing_else": "[0]"}),
@@ -105,6 +116,26 @@ CASES = [
         {"exact_partition": "you printed partition 0"},
     ),
     ("consume-partition", "never_stops", {"runs_cleanly": F}, {"runs_cleanly": "killed"}),
+    (
+        "consume-partition",
+        "predicts_values",
+        {"exact_partition": F, "nothing_from_others": F},
+        {"nothing_from_others": "are not in the topic at all"},
+    ),
+    ("consume-partition", "keys_and_values", {"clean_stdout": F}, {"clean_stdout": "carry the record's key"}),
+    ("consume-partition", "crlf_output", {}, {}),
+    (
+        "consume-partition",
+        "windows_line_endings",
+        {"runs_cleanly": F},
+        {"runs_cleanly": "dos2unix consume.sh"},
+    ),
+    (
+        "consume-partition",
+        "deletes_topic_after_reading",
+        {"same_topic": F, "exact_partition": S, "nothing_from_others": S, "clean_stdout": S},
+        {"same_topic": "it was deleted while your script ran"},
+    ),
     ("consume-partition", "noisy_stdout", {"clean_stdout": F}, {"clean_stdout": "Reading partition"}),
     (
         "consume-partition",
@@ -137,3 +168,39 @@ def test_submission_loses_exactly_the_right_checks(cluster, tmp_path, assignment
         assert run.timed_out
         assert run.stdout_truncated_bytes > 0
         assert len(run.stdout.encode()) <= 64 * 1024 + 100  # the kept head and tail plus the cut marker
+
+
+@pytest.fixture(scope="module")
+def fragile_cluster(nothing_left_behind):
+    """A cluster of its own for submissions that damage it (the shared one must stay whole)."""
+    with KafkaCluster(brokers=3) as own:
+        yield own
+
+
+def test_a_script_that_kills_a_broker_fails_the_run_and_is_no_grader_error(fragile_cluster, tmp_path):
+    try:
+        res = grade(
+            fragile_cluster, "produce-sequence", SUBMISSIONS / "produce-sequence" / "kills_a_broker", tmp_path
+        )
+    finally:
+        for node in fragile_cluster.nodes:
+            if not node.alive():
+                fragile_cluster.restart_broker(node.node_id)
+    assert res.error is None
+    assert statuses(res) == {c: (F if c == "runs_cleanly" else S) for c in statuses(res)}
+    assert res.points == 0
+    text = message(res, "runs_cleanly")
+    assert re.match(r"broker \d+ stopped while your script ran: expected every broker", text), text
+    assert "Never stop, kill or restart brokers" in text
+    assert "damaged the grader's cluster" in message(res, "all_values")
+
+
+def test_a_broker_down_before_the_student_ran_is_not_blamed_on_the_student(fragile_cluster, tmp_path):
+    victim = fragile_cluster.broker_ids[-1]
+    fragile_cluster.kill_broker(victim)
+    try:
+        res = grade(fragile_cluster, "produce-sequence", select(["produce-sequence"])[0].reference, tmp_path)
+    finally:
+        fragile_cluster.restart_broker(victim)
+    assert all("your script" not in c.message for c in res.checks), [c.message for c in res.checks]
+    assert all(c.status in (P, Status.ERROR) for c in res.checks)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +18,7 @@ import pytest
 from grader.cli import ExitCode, main
 
 ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = Path(__file__).parent / "submissions"
 
 
 def test_usage_errors_exit_4(capsys, tmp_path):
@@ -72,31 +75,93 @@ def test_check_exit_code_and_reports(example, code, tmp_path, capsys):
     assert (out / "gradescope" / "results.json").is_file()
 
 
+def _ignore_sigint() -> None:
+    """The worst case for Ctrl-C: what any background job of a non-interactive shell starts with."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Whatever the test's outcome: nothing it started survives (the child leads its own session)."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+
+
 @pytest.mark.kafka
-def test_cluster_up_prints_how_to_use_it_and_ctrl_c_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_cluster_up_prints_how_to_use_it_and_a_signal_leaves_nothing(tmp_path, signum):
+    """Even when started with SIGINT ignored (as '... &' in a script does), Ctrl-C and SIGTERM stop it."""
     env = dict(os.environ, TMPDIR=str(tmp_path))
     proc = subprocess.Popen(
         [sys.executable, "-m", "grader", "cluster", "up", "--brokers", "1"],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        start_new_session=True,
+        preexec_fn=_ignore_sigint,
     )
-    lines = []
-    deadline = time.monotonic() + 120
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        if "Press Ctrl-C" in line or not line:
-            break
-    text = "".join(lines)
-    assert "bootstrap servers: 127.0.0.1:" in text
-    assert "kafka-topics --bootstrap-server $BOOTSTRAP_SERVERS" in text
-    assert any(tmp_path.iterdir())
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == ExitCode.INTERRUPTED
-    assert list(tmp_path.iterdir()) == []
+    try:
+        lines = []
+        deadline = time.monotonic() + 180
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "Press Ctrl-C" in line or not line:
+                break
+        text = "".join(lines)
+        assert "bootstrap servers: 127.0.0.1:" in text, text
+        assert "kafka-topics --bootstrap-server $BOOTSTRAP_SERVERS" in text
+        assert any(tmp_path.iterdir())
+        proc.send_signal(signum)
+        assert proc.wait(timeout=90) == ExitCode.INTERRUPTED
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        _stop_group(proc)
+
+
+@pytest.mark.kafka
+def test_a_daemon_left_by_student_code_cannot_rewrite_the_reports(tmp_path):
+    """A submission that does the work, then daemonises (setsid nohup) a process that waits for the
+    grader's results.json to rewrite it: it dies with the run, so the reports stay final."""
+    out = tmp_path / "out"
+    submission = tmp_path / "sub"
+    grade_args = ["--out", str(out), "--seed", "11", "--sandbox", "local"]
+    shutil.copytree(
+        SUBMISSIONS / "produce-sequence" / "daemon_rewrites_results", submission / "produce-sequence"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader", "check", str(submission), "-a", "produce-sequence", *grade_args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        printed, _ = proc.communicate(timeout=600)
+        assert proc.returncode == ExitCode.OK, printed
+        data = json.loads((out / "results.json").read_text())
+        (result,) = data["assignments"]
+        (run,) = result["runs"]
+        daemon = int(re.search(r"daemon pid (\d+)", run["stderr"]).group(1))
+        # The daemon only acts once results.json exists; by then it must be gone.
+        assert not _running(daemon), f"the student's daemon {daemon} outlived the grader"
+        assert "hacked" not in (out / "results.json").read_text()
+    finally:
+        _stop_group(proc)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 @pytest.mark.kafka

@@ -81,3 +81,27 @@ def test_bundled_assignments_are_valid():
         assert a.checks
         assert (a.folder / "README.md").is_file()
         assert any((a.reference / e).is_file() for e in a.spec.entrypoints)
+
+
+def test_run_secret_is_fresh_per_run_hidden_and_independent_of_the_seed():
+    from grader.checks import CheckContext
+    from grader.kafka_util import KafkaView
+    from grader.registry import select
+    from grader.spec import RunSecret
+
+    (a,) = select(["consume-partition"])
+    params = a.spec.draw_params(42)
+    one, two = (
+        CheckContext(spec=a.spec, params=params, sandbox=None, kafka=KafkaView("127.0.0.1:9"))  # type: ignore[arg-type]
+        for _ in range(2)
+    )
+    # Same seed, same public parameters, different hidden data.
+    draw = [ctx.secret.rng("consume-partition:records").sample(range(10**6), 20) for ctx in (one, two)]
+    assert draw[0] != draw[1]
+    # Nothing of it reaches the student's environment or a printed representation.
+    assert set(one.env()) == set(params)
+    assert "hidden" in repr(one.secret)
+    # A fixed key (tests only) is reproducible, and purposes are independent streams.
+    fixed = RunSecret(b"k" * 32)
+    assert fixed.rng("a").random() == RunSecret(b"k" * 32).rng("a").random()
+    assert fixed.rng("a").random() != fixed.rng("b").random()

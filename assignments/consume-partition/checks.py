@@ -1,39 +1,78 @@
-"""Checks for consume-partition: stdout is exactly partition $PARTITION's values in offset order."""
+"""Checks for consume-partition: stdout is exactly partition $PARTITION's values in offset order.
+
+The values are drawn from the run's secret (``ctx.secret``), never from $TOPIC, $PARTITION or the
+seed: the only way to print them is to read them from Kafka.
+"""
 
 from __future__ import annotations
 
-import random
+import re
 
 from grader.checks import CheckContext, check
-from grader.common import int_lines, preview, runs_cleanly
+from grader.common import preview, runs_cleanly, topic_snapshot, topic_unchanged
 
 PARTITIONS = 6
+INT = re.compile(r"[+-]?\d+")
+# "key<TAB>value" as kafka-console-consumer prints it with print.key=true (or "key:value", "key value").
+KEYED = re.compile(r"(\S+?)(?:\t|:|,| +)([+-]?\d+)")
 
 
 def prepare(ctx: CheckContext) -> None:
-    """Create the topic and fill it: values 1..M, keyed, spread over all 6 partitions."""
+    """Create the topic and fill it with secret random values, keyed, spread over all 6 partitions."""
     topic = ctx.params["TOPIC"]
     ctx.kafka.create_topic(topic, PARTITIONS, 2)
-    rng = random.Random(f"{ctx.params['TOPIC']}:{ctx.params['PARTITION']}")
+    rng = ctx.secret.rng("consume-partition:records")
     total = rng.randint(60, 120)
+    values = rng.sample(range(100_000, 1_000_000), total)
     order = list(range(PARTITIONS)) + [rng.randrange(PARTITIONS) for _ in range(total - PARTITIONS)]
     rng.shuffle(order)
     expected: dict[int, list[int]] = {p: [] for p in range(PARTITIONS)}
     records = []
-    for value, partition in enumerate(order, start=1):
+    for number, (value, partition) in enumerate(zip(values, order, strict=True), start=1):
         expected[partition].append(value)
-        records.append((partition, f"key-{value}".encode(), str(value).encode()))
+        records.append((partition, f"k{number}".encode(), str(value).encode()))
     ctx.kafka.produce(topic, records)
     ctx.state["expected"] = expected
+    ctx.state["keys"] = {f"k{n}" for n in range(1, total + 1)}
+
+
+def parse_stdout(text: str, keys: set[str]) -> tuple[list[int], list[str], list[str]]:
+    """The contract of the README: (values, keyed lines, other lines) of the consumer's stdout.
+
+    Each line is stripped of surrounding white space (so '\\r' from CRLF output is fine) and blank
+    lines are ignored. A line that is a number is a value. A line "KEY<sep>NUMBER" whose KEY is a key
+    the grader wrote (print.key=true) counts its value but is reported as extra output. Anything
+    else is extra output.
+    """
+    values: list[int] = []
+    keyed: list[str] = []
+    other: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if INT.fullmatch(stripped):
+            values.append(int(stripped))
+            continue
+        match = KEYED.fullmatch(stripped)
+        if match and match.group(1) in keys:
+            values.append(int(match.group(2)))
+            keyed.append(stripped)
+        else:
+            other.append(stripped)
+    return values, keyed, other
 
 
 def act(ctx: CheckContext) -> None:
+    topic_snapshot(ctx, "topic_before", wait_s=15)
     ctx.state["run"] = record = ctx.run_entrypoint("consumer run")
-    values, other = int_lines(record.stdout) if record else ([], [])
-    ctx.state.update(values=values, other=other)
+    topic_snapshot(ctx, "topic_after")
+    values, keyed, other = parse_stdout(record.stdout, ctx.state["keys"]) if record else ([], [], [])
+    ctx.state.update(values=values, keyed=keyed, other=other)
 
 
 runs = runs_cleanly(3, title="Consumer ends by itself with exit status 0")
+same_topic = topic_unchanged(0, "Read")
 
 
 @check(
@@ -41,6 +80,7 @@ runs = runs_cleanly(3, title="Consumer ends by itself with exit status 0")
     title="Output is exactly partition $PARTITION, from the beginning, in order",
     hint='kafka-console-consumer --bootstrap-server "$BOOTSTRAP_SERVERS" --topic "$TOPIC" '
     '--partition "$PARTITION" --from-beginning --timeout-ms 5000',
+    requires=["same_topic"],
 )
 def exact_partition(ctx: CheckContext) -> None:
     p = ctx.params["PARTITION"]
@@ -79,12 +119,20 @@ def exact_partition(ctx: CheckContext) -> None:
     title="Nothing from other partitions",
     hint='Read a single partition: --partition "$PARTITION" (with kafka-python: assign() that one '
     "TopicPartition instead of subscribe()).",
+    requires=["same_topic"],
 )
 def nothing_from_others(ctx: CheckContext) -> None:
     p = ctx.params["PARTITION"]
     found = ctx.state["values"]
     ctx.expect(found, "the script printed no numbers at all")
     mine = set(ctx.state["expected"][p])
+    in_topic = {v for values in ctx.state["expected"].values() for v in values}
+    invented = [v for v in found if v not in in_topic]
+    ctx.expect(
+        not invented,
+        f"expected only values read from partition {p}; {len(invented)} printed values are not in the "
+        f"topic at all, e.g. {preview(invented, 6)}: print the records your consumer reads",
+    )
     foreign = [v for v in found if v not in mine]
     ctx.expect(
         not foreign,
@@ -96,11 +144,18 @@ def nothing_from_others(ctx: CheckContext) -> None:
 @check(
     points=1,
     title="Standard output holds only the values, one per line",
-    hint="Print nothing else on stdout: send progress messages and logs to stderr (echo ... >&2).",
+    hint="Print nothing else on stdout: send progress messages and logs to stderr (echo ... >&2), "
+    "and print the values without their keys (no print.key=true).",
+    requires=["same_topic"],
 )
 def clean_stdout(ctx: CheckContext) -> None:
     ctx.expect(ctx.state["values"], "the script printed no numbers at all")
-    other = ctx.state["other"]
+    keyed, other = ctx.state["keyed"], ctx.state["other"]
+    ctx.expect(
+        not keyed,
+        f"expected only the values on stdout, one per line; {len(keyed)} lines also carry the record's "
+        f"key, e.g. {keyed[:3]} (print.key=true): print the value alone",
+    )
     ctx.expect(
         not other, f"expected only numbers on stdout; found {len(other)} other lines, e.g. {other[:3]}"
     )

@@ -6,7 +6,7 @@ from collections import Counter
 from itertools import pairwise
 
 from grader.checks import CheckContext, check
-from grader.common import preview, runs_cleanly
+from grader.common import preview, runs_cleanly, topic_snapshot, topic_unchanged
 
 
 def prepare(ctx: CheckContext) -> None:
@@ -15,8 +15,10 @@ def prepare(ctx: CheckContext) -> None:
 
 
 def act(ctx: CheckContext) -> None:
-    """Run the producer once, then read back everything the topic holds."""
+    """Run the producer once, then read back everything the topic holds (the effect, not the output)."""
+    topic_snapshot(ctx, "topic_before", wait_s=15)
     ctx.state["run"] = ctx.run_entrypoint("producer run")
+    topic_snapshot(ctx, "topic_after")
     records = ctx.kafka.read_all(ctx.params["TOPIC"])
     values: list[int] = []
     junk: list[str] = []
@@ -39,6 +41,7 @@ def _values(ctx: CheckContext) -> list[int]:
 
 
 runs = runs_cleanly(2)
+same_topic = topic_unchanged(0, "Write into")
 
 
 @check(
@@ -46,6 +49,7 @@ runs = runs_cleanly(2)
     title="Every number 1..N is in the topic",
     hint='Use N from the environment: seq "$N" | kafka-console-producer --bootstrap-server '
     '"$BOOTSTRAP_SERVERS" --topic "$TOPIC"',
+    requires=["same_topic"],
 )
 def all_values(ctx: CheckContext) -> None:
     n = ctx.params["N"]
@@ -62,6 +66,7 @@ def all_values(ctx: CheckContext) -> None:
     points=2,
     title="No number written twice",
     hint="Run the producer once; do not send the sequence again (and do not retry a whole batch by hand).",
+    requires=["same_topic"],
 )
 def no_duplicates(ctx: CheckContext) -> None:
     counts = Counter(_values(ctx))
@@ -77,6 +82,7 @@ def no_duplicates(ctx: CheckContext) -> None:
     points=1,
     title="Nothing but 1..N in the topic",
     hint="Start at 1, not 0 (seq N prints 1..N), and write nothing else into the topic.",
+    requires=["same_topic"],
 )
 def nothing_else(ctx: CheckContext) -> None:
     n = ctx.params["N"]
@@ -95,6 +101,7 @@ def nothing_else(ctx: CheckContext) -> None:
     points=2,
     title="Each partition's numbers are in increasing order",
     hint="Send the numbers in order from one producer (Kafka keeps order within a partition only).",
+    requires=["same_topic"],
 )
 def partition_order(ctx: CheckContext) -> None:
     _values(ctx)

@@ -109,6 +109,11 @@ def second_run_safe(ctx: CheckContext) -> None:
         f"the second run changed the topic: {len(before.partitions)} -> {len(after.partitions)} partitions",
     )
     ctx.expect(
+        after.topic_id == before.topic_id,
+        "the second run deleted and re-created the topic (its topic id changed from "
+        f"{before.topic_id} to {after.topic_id}), which loses every record in it",
+    )
+    ctx.expect(
         ctx.state.get("marker_kept"),
         "the record written between the two runs is gone: the second run "
         "deleted and re-created the topic, which loses data",
