@@ -1,11 +1,13 @@
 """kafka-python, printing Windows-style line ends ("\r\n"): allowed by the contract."""
+
 import os
 import sys
 
 from kafka import KafkaConsumer, TopicPartition
 
 tp = TopicPartition(os.environ["TOPIC"], int(os.environ["PARTITION"]))
-consumer = KafkaConsumer(bootstrap_servers=os.environ["BOOTSTRAP_SERVERS"].split(","), enable_auto_commit=False)
+servers = os.environ["BOOTSTRAP_SERVERS"].split(",")
+consumer = KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
 consumer.assign([tp])
 consumer.seek_to_beginning(tp)
 end = consumer.end_offsets([tp])[tp]

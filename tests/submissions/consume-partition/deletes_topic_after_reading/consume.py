@@ -1,4 +1,5 @@
 """Reads the partition correctly (kafka-python), then "cleans up" by deleting the topic."""
+
 import os
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition

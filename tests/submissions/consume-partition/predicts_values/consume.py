@@ -1,5 +1,6 @@
 """Prints the partition without reading Kafka: re-creates the grader's data from $TOPIC and $PARTITION
 (the recipe the grader used before the values came from a per-run secret)."""
+
 import os
 import random
 

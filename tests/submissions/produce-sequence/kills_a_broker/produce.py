@@ -1,4 +1,5 @@
 """Writes 1..N, then 'makes room' by killing the broker on the last bootstrap port (sabotage)."""
+
 import os
 import signal
 
