@@ -10,6 +10,7 @@ import pytest
 import report_data
 from platform_schemas import GRADESCOPE_SCHEMA
 
+from grader.errors import UsageError
 from grader.report import write_reports
 from grader.report.gradescope import AutograderFailure, autograder_root, gradescope_results
 from grader.results import SubmissionResult
@@ -85,3 +86,12 @@ def test_default_folder_is_gradescopes_and_overridable(
 
     assert default_out_for(["gradescope"]) == tmp_path / "results"
     assert default_out_for(["gradescope", "junit"]) is None
+
+
+def test_all_reports_into_gradescopes_folder_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AUTOGRADER_ROOT", str(tmp_path))
+    with pytest.raises(UsageError, match="add --format gradescope"):
+        write_reports(report_data.full_marks(), tmp_path / "results")
+    assert not (tmp_path / "results").exists()

@@ -115,6 +115,10 @@ def write_atomic(path: Path, data: bytes) -> None:
 def report_targets(formats: Sequence[str] | None, out_dir: Path) -> dict[str, Path]:
     """Format -> file path in ``out_dir``; a usage error for unknown formats or two writing one file."""
     if not formats:
+        for name, f in FORMATS.items():
+            if f.platform_dir is not None and out_dir.resolve() == f.platform_dir().resolve():
+                # Our results.json there would be read as the platform's own (and rejected or misread).
+                raise UsageError(f"{out_dir} is where {name} reads its results.json: add --format {name}")
         return {name: out_dir / f.layout for name, f in FORMATS.items()}
     unknown = [n for n in formats if n not in FORMATS]
     if unknown:
