@@ -112,6 +112,9 @@ def test_html_student_view_leaves_out_checks_not_visible_yet(tmp_path: Path) -> 
     student = _text(render_html(result, view="student"))
     assert "Hidden check" in ta
     assert "secret expectation" in ta
+    assert "After the due date (shown to students after the due date)" in ta
+    assert "Hidden check (hidden from students)" in ta
+    assert "Visible check (" not in ta
     assert "Hidden check" not in student
     assert "After the due date" not in student
     assert "secret expectation" not in student
