@@ -6,12 +6,14 @@ import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from grader.errors import UsageError
+import grader
+from grader.errors import GraderError, UsageError
 from grader.registry import Assignment, select, template_root
-from grader.results import Status, SubmissionResult
+from grader.results import AssignmentResult, Status, SubmissionResult
 from grader.runner import grade_submission
 from grader.sandbox import SandboxFactory, factory
 
@@ -54,6 +56,17 @@ def grading_copy(submission: Path, out: Path, tmp: Path) -> Path:
     return copy
 
 
+def grader_failure(submission: Path, seed: int, error: str) -> SubmissionResult:
+    """A result for a run the grader could not even start (e.g. a broken spec): one grader error."""
+    return SubmissionResult(
+        submission=submission.resolve().name or "submission",
+        seed=seed,
+        grader_version=grader.__version__,
+        started_at=datetime.now(UTC),
+        assignments=[AssignmentResult(id="grader", title="Grader set-up", max_points=0, error=error)],
+    )
+
+
 def check(
     submission: Path,
     assignment_ids: list[str] | None = None,
@@ -75,15 +88,23 @@ def check(
         raise UsageError(
             f"{submission} is not a folder; pass the folder that holds topic-create/, produce-sequence/, ..."
         )
-    assignments = select(assignment_ids)
     out = out or default_out_for(formats) or default_out(submission)
     report_targets(formats, out)  # a clash of file names is a usage error before, not after, grading
+    seed = new_seed() if seed is None else seed
+    try:
+        assignments = select(assignment_ids)
+    except GraderError as exc:
+        if not isinstance(exc, UsageError):
+            # A broken course set-up: the reports (a platform's above all) must still say it is not
+            # the student's fault, e.g. PrairieLearn's "gradable": false instead of a generic failure.
+            write_reports(grader_failure(submission, seed, str(exc)), out, formats, view=view)
+        raise
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="grader-submission-") as tmp:
         result = grade_submission(
             grading_copy(submission, out, Path(tmp)),
             assignments,
-            seed=new_seed() if seed is None else seed,
+            seed=seed,
             sandbox_factory=sandbox_factory or factory(),
             logs_dir=out / "logs",
         )

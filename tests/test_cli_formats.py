@@ -87,3 +87,27 @@ def test_references_come_from_a_course_private_folder_when_set(
     assert a.reference == tmp_path / "topic-create"
     assert main(["validate", "--references", str(tmp_path / "missing")]) == ExitCode.USAGE
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_a_broken_course_set_up_still_takes_the_platforms_grader_error_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "assignments" / "topic-create"
+    broken.mkdir(parents=True)
+    (broken / "spec.toml").write_text('id = "topic-create"\n')
+    monkeypatch.setenv("GRADER_ASSIGNMENTS", str(broken.parent))
+    (tmp_path / "sub").mkdir()
+    out = tmp_path / "out"
+    argv = ["check", str(tmp_path / "sub"), "--out", str(out)]
+    assert main([*argv, "--format", "prairielearn", "--format", "junit"]) == ExitCode.GRADER_ERROR
+    assert "invalid spec" in capsys.readouterr().err
+    prairielearn = json.loads((out / "results.json").read_text())
+    assert prairielearn["gradable"] is False
+    assert "invalid spec" in prairielearn["output"]
+    assert '<error message="' in (out / "junit.xml").read_text()
+    gradescope = tmp_path / "gradescope"
+    gradescope.mkdir()
+    (gradescope / "results.json").write_text('{"score": 10}')  # from an earlier run: must not be posted
+    argv = ["check", str(tmp_path / "sub"), "--out", str(gradescope), "--format", "gradescope"]
+    assert main(argv) == ExitCode.GRADER_ERROR
+    assert list(gradescope.iterdir()) == [], "no results.json: Gradescope's autograder-failure state"
