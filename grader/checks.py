@@ -261,5 +261,5 @@ def _convert_crlf(path: Path, data: bytes) -> str:
         f"{path.name} has Windows (CRLF) line endings: bash reads the '\\r' at the end of every line "
         "as part of the command ('$'\\r': command not found', 'bash\\r: No such file or directory'); "
         f"convert it with 'dos2unix {path.name}' (or 'sed -i \"s/\\r$//\" {path.name}') and add "
-        "'*.sh text eol=lf' to .gitattributes (the grader converted a copy to grade the rest)"
+        "'*.sh text eol=lf' to .gitattributes (the grader converted its own copy to LF)"
     )

@@ -62,11 +62,6 @@ def cmd_cluster_up(args: argparse.Namespace) -> int:
     # kill and a closed terminal must still stop the brokers and remove their files.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
-    # Installed here rather than inherited: a 'grader cluster up &' started from a script (or any
-    # background job of a non-interactive shell) begins with SIGINT ignored, and Ctrl-C, kill -INT,
-    # kill and a closed terminal must still stop the brokers and remove their files.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
     runtime = ensure_runtime()
     with (
         tempfile.TemporaryDirectory(prefix="grader-cli-") as tmp,

@@ -8,7 +8,6 @@ from grader.kafka_util import TopicInfo, registered_brokers
 
 PARTITIONS = 6
 REPLICATION = 2
-MARKER = b"grader-marker-between-runs"
 
 
 def act(ctx: CheckContext) -> None:
@@ -19,10 +18,12 @@ def act(ctx: CheckContext) -> None:
     ctx.state["topics"] = ctx.kafka.topics()
     if ctx.state["run"] is None or info is None:
         return
-    ctx.kafka.produce(topic, [(0, None, MARKER)])
+    # The record's content is secret, so a script cannot fake "the data survived" by writing it back.
+    marker = f"grader-marker-{ctx.secret.rng('topic-create:marker').getrandbits(64):016x}".encode()
+    ctx.kafka.produce(topic, [(0, None, marker)])
     ctx.state["second_run"] = ctx.run_entrypoint("second run (must not break anything)")
     ctx.state["after_second"] = ctx.kafka.describe_topic(topic)
-    ctx.state["marker_kept"] = any(v == MARKER for _, _, _, v in ctx.kafka.read_all(topic, timeout_s=10))
+    ctx.state["marker_kept"] = any(v == marker for _, _, _, v in ctx.kafka.read_all(topic, timeout_s=10))
 
 
 def _info(ctx: CheckContext) -> TopicInfo:
