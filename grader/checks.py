@@ -146,7 +146,9 @@ class CheckContext:
         """
         if not self._entry:
             names = self.spec.entrypoints
-            found = next((self.folder / n for n in names if (self.folder / n).is_file()), None)
+            # A symbolic link is not an entrypoint: the grader reads and may rewrite the file, and a
+            # link planted by an earlier run could point at one of the grader's own files.
+            found = next((self.folder / n for n in names if _regular_file(self.folder / n)), None)
             self._entry.append(_entrypoint(found, self.sandbox.has_command) if found else None)
         return self._entry[0]
 
@@ -158,6 +160,12 @@ class CheckContext:
         else:
             names = sorted(p.name for p in self.folder.iterdir())[:10]
             found = f"{self.spec.id}/ contains {', '.join(names) if names else 'nothing'}"
+            links = [n for n in self.spec.entrypoints if (self.folder / n).is_symlink()]
+            if links:
+                found += (
+                    f", but {self.spec.id}/{links[0]} is a symbolic link: submit the script itself "
+                    "(the grader does not follow links)"
+                )
         return f"expected {wanted}; {found}"
 
     def run_entrypoint(
@@ -245,6 +253,11 @@ def _entrypoint(path: Path, has_command: Callable[[str], bool]) -> Entrypoint:
     if problems:
         return Entrypoint(path, fallback, False, "; ".join(problems))
     return Entrypoint(path, [f"./{path.name}"], True)
+
+
+def _regular_file(path: Path) -> bool:
+    """``path`` is a regular file itself, not a link to one."""
+    return path.is_file() and not path.is_symlink()
 
 
 def _convert_crlf(path: Path, data: bytes) -> str:

@@ -90,6 +90,19 @@ CASES = [
         {"runs_cleanly": "syntax error"},
     ),
     ("topic-create", "no_shebang", {"runs_cleanly": F}, {"runs_cleanly": "no shebang line"}),
+    (
+        "topic-create",
+        "symlinked",  # create_topic.sh is a link to /etc/passwd: never read or run through the link
+        {
+            "runs_cleanly": F,
+            "topic_exists": F,
+            "six_partitions": S,
+            "replication_factor": S,
+            "replicas_spread": S,
+            "second_run_safe": S,
+        },
+        {"runs_cleanly": "is a symbolic link"},
+    ),
     ("produce-sequence", "seminar_literal", {}, {}),
     (
         "produce-sequence",

@@ -145,7 +145,8 @@ def sweep(client=None) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _safe_copy(src: Path, dest: Path) -> list[str]:
-    """Copy a submission: regular files and folders only; links and special files are left out."""
+    """Copy a submission: folders, regular files and links as links (never followed); special files
+    (FIFOs, sockets, devices) are left out and named."""
     skipped = []
     dest.mkdir(parents=True, exist_ok=True)
     if not src.is_dir():
@@ -153,7 +154,7 @@ def _safe_copy(src: Path, dest: Path) -> list[str]:
     for entry in os.scandir(src):
         target = dest / entry.name
         if entry.is_symlink():
-            skipped.append(f"{entry.name} (a symbolic link)")
+            os.symlink(os.readlink(entry.path), target)
         elif entry.is_dir(follow_symlinks=False):
             skipped += [f"{entry.name}/{s}" for s in _safe_copy(Path(entry.path), target)]
         elif entry.is_file(follow_symlinks=False):
@@ -569,7 +570,8 @@ class DockerSandbox:
         (box / "scratch").mkdir()
         for folder, dirs, files in os.walk(self.workdir):
             for name in [*dirs, *files]:
-                self._own(Path(folder) / name)
+                if not (Path(folder) / name).is_symlink():
+                    self._own(Path(folder) / name)
         self._own(self.workdir)
         self._own(box / "scratch")
         if os.geteuid() != 0:
