@@ -320,7 +320,7 @@ def test_an_app_still_behind_is_told_so_not_wrong_counts():
     for check, text in [
         (CHECKS.running_totals, "still behind: processed 30 of 48 records after 60 s (limit 60 s)"),
         (CHECKS.checkpoint_restart, "after the restart: still behind: processed 31 of 70 records after 60 s"),
-        (CHECKS.final_counts, "still behind: processed 40 of 95 records after 100 s (limit 60 s)"),
+        (CHECKS.final_counts, "still behind: processed 40 of 95 records after 100 s (limit 90 s)"),
     ]:
         said = _failure(check, ctx)
         assert text in said
@@ -337,6 +337,7 @@ def _early_observations(silence_s: float):
         exit_code=0,
         exited_by_itself=True,
         exited_during="stop",
+        bursts_produced_at_exit=4,
         counted_anything=True,
         written_at_exit=95,
         processed_at_exit=95,
@@ -353,3 +354,37 @@ def test_the_stop_must_wait_for_idle_timeout_of_silence():
     assert "IDLE_TIMEOUT_S = 10 s" in said
     CHECKS.final_counts.fn(ctx)  # everything was counted: only the stop is wrong
     CHECKS.stops_by_itself.fn(_context(_early_observations(silence_s=11.2)))
+
+
+def test_an_app_that_stops_in_the_pause_is_told_so_by_both_checks():
+    obs = _early_observations(silence_s=1.2)
+    obs.runs[0] = HARNESS.RunObservation(
+        run=1,
+        exit_code=0,
+        exited_by_itself=True,
+        exited_during="burst2",
+        bursts_produced_at_exit=2,
+        counted_anything=True,
+        written_at_exit=48,
+        processed_at_exit=23,
+        silence_s=1.2,
+    )
+    run2 = obs.runs[1]
+    run2.exited_during, run2.bursts_produced_at_exit, run2.written_at_exit, run2.processed_at_exit = (
+        "pause",
+        3,
+        70,
+        70,
+    )
+    obs.final_snapshot, obs.final_file, obs.processed = dict(obs.expected[2]), "batch-000004.tsv", 70
+    ctx = _context(obs)
+    assert _failure(CHECKS.stops_by_itself, ctx) == (
+        "run 1 stopped by itself before all data was counted: 1.2 s after it last counted new rows, with 25 "
+        "of the 48 records written so far not yet counted. The data only pauses between bursts (for up to "
+        "5 s); stop once no new rows arrived for IDLE_TIMEOUT_S = 10 s, not at the first idle trigger and "
+        "not after a shorter limit of your own"
+    )
+    assert _failure(CHECKS.final_counts, ctx) == (
+        "expected the totals of all 4 bursts; the app stopped by itself before all data was counted (see the "
+        "last check): its last output file batch-000004.tsv holds the totals of bursts 1..3 only"
+    )

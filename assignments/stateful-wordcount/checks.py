@@ -170,6 +170,15 @@ def _ended_at_start(ctx: CheckContext):  # type: ignore[no-untyped-def]
     return None
 
 
+def _stopped_early(run, bursts: int) -> bool:  # type: ignore[no-untyped-def]
+    """Ended by itself with status 0 before the last burst was written, or with records not counted yet."""
+    if not run.exited_by_itself or run.exit_code != 0 or not run.counted_anything:
+        return False
+    if (run.bursts_produced_at_exit or 0) < bursts:
+        return True
+    return run.processed_at_exit is not None and run.processed_at_exit < (run.written_at_exit or 0)
+
+
 def _crash_summary(ctx: CheckContext) -> str:
     """One line on a crash or an app that ended at once (for the checks it spoils), or ''."""
     crash = _crash(ctx)
@@ -494,15 +503,19 @@ def final_counts(ctx: CheckContext) -> None:
             + (f": {crashed} — see the first check" if crashed else "")
             + (f" (earlier output was seen after {written[-1]})" if written and not crashed else "")
         )
-    early = obs.early_exit
-    if early is not None and early.run == obs.runs[-1].run:
-        counted = next(
-            (k for k in range(bursts, 0, -1) if _strip(final) == _strip(obs.expected[k - 1])), None
-        )
+    last = obs.runs[-1]
+    if _stopped_early(last, bursts):
+        counted = next((k for k in range(bursts, 0, -1) if final == obs.expected[k - 1]), None)
         ctx.fail(
             f"expected the totals of all {bursts} bursts; the app stopped by itself before all data was "
             f"counted (see the last check): its last output file {obs.final_file} holds "
             + (f"the totals of bursts 1..{counted} only" if counted else diff(expected, final))
+        )
+    crashed = _crash_summary(ctx)
+    if crashed and last.exited_by_itself:
+        ctx.fail(
+            f"expected the totals of all {bursts} bursts; {crashed} — see the first check. Its last output "
+            f"file {obs.final_file}: " + diff(expected, final)
         )
     if obs.processed is not None and obs.processed < obs.written:
         ctx.fail(behind_message(obs.processed, obs.written, obs.final_after_s or 0.0, CONFIG.burst_budget_s))
@@ -529,23 +542,21 @@ def stops_by_itself(ctx: CheckContext) -> None:
         )
     final = obs.runs[-1] if obs.runs else None
     ctx.expect(final is not None, "the app was never started")
-    early = obs.early_exit
-    if early is None and final.exited_by_itself and obs.processed is not None and obs.processed < obs.written:
-        early = final  # it stopped while data it had not counted was waiting
+    early = next((run for run in obs.runs if _stopped_early(run, len(obs.expected))), None)
     if early is not None:
-        quiet = (
-            f"{early.silence_s:.1f} s after it last counted new rows, " if early.silence_s is not None else ""
-        )
-        counted = (
-            f"{early.processed_at_exit} of {early.written_at_exit} records written so far"
-            if early.processed_at_exit is not None
-            else f"{early.bursts_produced_at_exit} of {len(obs.expected)} bursts written so far"
-        )
+        quiet = "" if early.silence_s is None else f"{early.silence_s:.1f} s after it last counted new rows, "
+        if (early.processed_at_exit or 0) < (early.written_at_exit or 0):
+            state = (
+                f"with {early.written_at_exit - early.processed_at_exit} of the {early.written_at_exit} "
+                "records written so far not yet counted"
+            )
+        else:
+            state = f"before burst {early.bursts_produced_at_exit + 1} of {len(obs.expected)} was written"
         ctx.fail(
-            f"run {early.run} stopped by itself {quiet}before all data was counted (it had counted "
-            f"{counted}): the data only pauses between bursts (for up to {CONFIG.pause:g} s); stop once no "
-            f"new rows arrived for IDLE_TIMEOUT_S = {IDLE_TIMEOUT_S:g} s, not at the first idle batch and "
-            "not after a shorter limit of your own"
+            f"run {early.run} stopped by itself before all data was counted: {quiet}{state}. The data only "
+            f"pauses between bursts (for up to {CONFIG.pause:g} s); stop once no new rows arrived for "
+            f"IDLE_TIMEOUT_S = {IDLE_TIMEOUT_S:g} s, not at the first idle trigger and not after a shorter "
+            "limit of your own"
         )
     limit = IDLE_TIMEOUT_S + CONFIG.stop_extra_s
     if final.killed:

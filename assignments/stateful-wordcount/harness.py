@@ -191,9 +191,9 @@ class HarnessConfig:
 
     trigger_seconds: float = 1.0
     idle_timeout_s: float = 10.0
-    start_budget_s: float = 120.0
+    start_budget_s: float = 180.0
     """Counting a burst whose wait includes Spark's start-up (burst 1; burst 3 after the restart)."""
-    burst_budget_s: float = 60.0
+    burst_budget_s: float = 90.0
     """Counting any other burst, from the moment it was written."""
     pause_s: float | None = None
     """Silence between counting burst 3 and writing burst 4; default ``idle_timeout_s / 2``."""

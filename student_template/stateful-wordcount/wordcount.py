@@ -42,7 +42,7 @@ What your program must do:
    with the same CHECKPOINT_DIR and OUTPUT_DIR. It must continue from the checkpoint: no line
    lost, none counted twice, batch ids continue.
 
-Time budget: each burst must be counted within 60 s after it was written (120 s when that
+Time budget: each burst must be counted within 90 s after it was written (180 s when that
 includes Spark's start-up); the grader follows your progress through CHECKPOINT_DIR.
 
 The helper module ``seminar_spark`` (on PYTHONPATH) starts a suitable Spark for you (with 2
