@@ -67,3 +67,9 @@ def test_doctor_names_what_is_missing_and_the_fix(capsys, monkeypatch):
     assert "fix: apt-get install docker.io" in out
     # Without docker the local sandbox still grades: doctor fails only for what grading itself needs.
     assert rc == ExitCode.OK
+
+
+def test_a_failing_build_step_names_the_step_and_the_fix(monkeypatch):
+    monkeypatch.setattr(image.shutil, "which", lambda name: None)
+    with pytest.raises(image.ImageBuildError, match="apt-get install mmdebstrap"):
+        image._build_base(client=None, tag="grader-base:test", log=lambda _: None)
