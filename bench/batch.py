@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -28,7 +29,7 @@ import psutil
 
 from grader.batch import BatchOptions, default_jobs, run_batch
 from grader.batch.progress import PlainProgress
-from grader.registry import select
+from grader.registry import assignments_root, select
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = [ROOT / "examples" / "good-student", ROOT / "examples" / "flawed-student"]
@@ -106,6 +107,20 @@ def main() -> None:
     parser.add_argument("-a", "--assignment", action="append", help="assignment id (default: all)")
     parser.add_argument("--jobs", type=int, action="append", help="pool sizes (default: 1 and the default)")
     args = parser.parse_args()
+    snapshot = Path(tempfile.mkdtemp(prefix="grader-bench-assignments-"))
+    # Workers refuse jobs whose assignment versions changed since the batch began (as they must);
+    # a snapshot keeps a checkout that is being edited from turning the benchmark into refusals.
+    shutil.copytree(
+        assignments_root(), snapshot / "assignments", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    os.environ["GRADER_ASSIGNMENTS"] = str(snapshot / "assignments")
+    try:
+        bench(args)
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
+
+
+def bench(args: argparse.Namespace) -> None:
     ids = [a.id for a in select(args.assignment)]
     default = default_jobs(with_spark="stateful-wordcount" in ids)
     sizes = args.jobs or [1, default]

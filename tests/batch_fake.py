@@ -2,13 +2,17 @@
 
 ``<submission>/topic-create/fake`` holds a number of points (graded, out of the spec's points), or
 ``crash`` (the worker dies), ``hang`` (sleeps forever), ``raise`` (an exception). Every start and
-end is appended to ``$FAKE_LOG``; ``$FAKE_SLEEP`` seconds pass before a result. The worker runs it
-as ``batch_fake:run_job`` with this folder on ``PYTHONPATH``.
+end is appended to ``$FAKE_LOG``; ``$FAKE_SLEEP`` seconds (or those in ``topic-create/sleep``) pass
+before a result. The worker runs it as ``batch_fake:run_job`` with this folder on ``PYTHONPATH``.
+Jobs that carry their submission as tar bytes (Dask) are unpacked first, as ``run_job`` does.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,10 +39,17 @@ def _log(line: str) -> None:
 
 def run_job(job: GradeJob) -> JobResult:
     """Pretend to grade ``job`` according to its ``fake`` file."""
-    assert job.submission_path is not None
-    behaviour = (Path(job.submission_path) / "topic-create" / "fake").read_text().strip()
+    if job.submission_tar is not None:
+        folder = Path(tempfile.mkdtemp(prefix="fake-job-"))
+        with tarfile.open(fileobj=io.BytesIO(job.submission_tar)) as tar:
+            tar.extractall(folder, filter="data")
+    else:
+        assert job.submission_path is not None
+        folder = Path(job.submission_path)
+    behaviour = (folder / "topic-create" / "fake").read_text().strip()
+    sleep = folder / "topic-create" / "sleep"
     _log(f"start {job.key} {os.getpid()} seed={job.seed}")
-    time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
+    time.sleep(float(sleep.read_text() if sleep.exists() else os.environ.get("FAKE_SLEEP", "0")))
     if behaviour == "crash":
         os._exit(7)
     if behaviour == "hang":
