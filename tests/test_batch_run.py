@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -25,6 +26,7 @@ from grader.batch import BatchOptions, Finished, GradeJob, JobStatus, LocalExecu
 from grader.batch.gradebook import RECORD_FILE
 from grader.batch.jobs import derive_seed
 from grader.batch.progress import PlainProgress
+from grader.cli import main
 
 ASSIGNMENT = "topic-create"
 
@@ -287,3 +289,45 @@ def test_index_page_in_headless_chromium(fake_env: Path, tmp_path: Path) -> None
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank image
+
+
+def test_ctrl_c_stops_the_workers_and_keeps_what_is_done(fake_env: Path, tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    keys = [f"s{i}" for i in range(1, 7)]
+    for k in keys:
+        student(subs, k, "10")
+    out = tmp_path / "grades"
+    batch = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(subs), str(out)], env={**os.environ, "FAKE_SLEEP": "2"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: len(list(out.glob(f"*/{RECORD_FILE}"))) >= 1, "a first result", timeout=120)
+        batch.send_signal(signal.SIGINT)
+        _, err = batch.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(batch.pid, signal.SIGKILL)
+    assert "KeyboardInterrupt" in err.decode()
+    workers = [int(line.split()[2]) for line in fake_env.read_text().splitlines() if line.startswith("start")]
+    assert not any(alive(p) for p in workers)  # stopped by the batch itself, not by a parent-death signal
+    done = {p.parent.name for p in out.glob(f"*/{RECORD_FILE}")}
+    rows = list(csv.DictReader((out / "gradebook.csv").open()))
+    assert {r["student_id"] for r in rows} == done  # the class files were written on the way out
+    assert done < set(keys)
+    assert not (out / ".work").exists()
+
+
+def test_cli_batch_without_anything_to_grade_and_usage_errors(tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    (subs / "erin").mkdir(parents=True)
+    with zipfile.ZipFile(subs / "mallory.zip", "w") as z:
+        z.writestr("/etc/cron.d/x", "* * * * * root true")
+    out = tmp_path / "grades"
+    assert main(["batch", str(subs), "--out", str(out), "-a", ASSIGNMENT, "--sandbox", "local"]) == 1
+    rows = {r["student_id"]: r["status"] for r in csv.DictReader((out / "gradebook.csv").open())}
+    assert rows == {"erin": "empty", "mallory": "refused"}
+    assert (out / "index.html").is_file()
+    assert main(["batch", str(tmp_path / "nope"), "--out", str(out), "--sandbox", "local"]) == 4
+    bad_deadline = ["batch", str(subs), "--out", str(out), "--deadline", "friday", "--sandbox", "local"]
+    assert main(bad_deadline) == 4
