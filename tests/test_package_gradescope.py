@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -88,7 +89,7 @@ def test_zip_has_the_scripts_at_its_root_and_no_reference_solutions(package: Pat
         "the course checkout does have references (so the test above means something)"
     )
     assert "-a topic-create" in run
-    assert "@" not in run.replace("${as_user[@]}", ""), "every placeholder is filled"
+    assert not re.search(r"@[A-Z_]+@", run + setup), "every placeholder is filled"
     assert wheels[0] in setup
     for script in ("setup.sh", "run_autograder"):
         (tmp_path / script).write_text(setup if script == "setup.sh" else run)
@@ -111,10 +112,13 @@ def test_a_grader_error_leaves_no_results_file(package: Path, tmp_path: Path) ->
 
 @pytest.mark.kafka
 def test_run_autograder_end_to_end(package: Path, tmp_path: Path) -> None:
-    submission = tmp_path / "repo"
-    shutil.copytree(REPO_ROOT / "examples" / "good-student" / "topic-create", submission / "topic-create")
-    (submission / "reports" / "old").mkdir(parents=True)
-    (submission / "reports" / "old" / "results.json").write_text("{}")
+    # Uploaded as a zip of the repository's folder: the submission holds that one folder.
+    submission = tmp_path / "upload"
+    repo = submission / "my-repo"
+    shutil.copytree(REPO_ROOT / "examples" / "good-student" / "topic-create", repo / "topic-create")
+    (repo / "reports" / "old").mkdir(parents=True)
+    (repo / "reports" / "old" / "results.json").write_text("{}")
+    (submission / "__MACOSX").mkdir()
     root = _autograder(tmp_path, package, submission)
     proc = _run(root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -126,6 +130,7 @@ def test_run_autograder_end_to_end(package: Path, tmp_path: Path) -> None:
     assert data["extra_data"]["params"]["topic-create"]["TOPIC"].startswith("hob2026-")
     assert sorted(p.name for p in (root / "results").iterdir()) == ["results.json"]
     assert "Total: 10/10" in proc.stdout
+    assert data["extra_data"]["submission"] == "my-repo"
 
 
 IMAGE = "grader-sandbox"

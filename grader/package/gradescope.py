@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from grader.errors import GraderError, UsageError
-from grader.registry import REPO_ROOT, select
+from grader.registry import REPO_ROOT, discover, select
 
 RUN_AS = "grader-student"
 """The unprivileged user the grader and the student's code run as on Gradescope."""
@@ -99,7 +99,12 @@ def build_package(out: Path, assignment_ids: list[str] | None = None) -> BuiltPa
             )
         args = " ".join(f"-a {i}" for i in ids) if assignment_ids else ""
         setup = _template("setup.sh").replace("@RUN_AS@", RUN_AS).replace("@WHEEL@", wheel.name)
-        run = _template("run_autograder").replace("@RUN_AS@", RUN_AS).replace("@ASSIGNMENT_ARGS@", args)
+        run = (
+            _template("run_autograder")
+            .replace("@RUN_AS@", RUN_AS)
+            .replace("@ASSIGNMENT_ARGS@", args)
+            .replace("@ASSIGNMENT_IDS@", " ".join(a.id for a in discover()))
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(f".{out.name}.tmp")
         with zipfile.ZipFile(partial, "w") as z:
