@@ -8,44 +8,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 import report_data
+from platform_schemas import PRAIRIELEARN_SCHEMA
 
 from grader.report import default_out_for, write_reports
 from grader.report.prairielearn import MAX_BYTES
 from grader.results import Status, SubmissionResult
-
-# PrairieLearn's "Grading results" documentation, written down independently of our model.
-PRAIRIELEARN_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["gradable"],
-    "properties": {
-        "gradable": {"type": "boolean"},
-        "score": {"type": "number", "minimum": 0, "maximum": 1},
-        "message": {"type": "string"},
-        "output": {"type": "string"},
-        "format_errors": {"type": "array", "items": {"type": "string"}},
-        "images": {"type": "array"},
-        "tests": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "points", "max_points"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "description": {"type": "string"},
-                    "points": {"type": "number", "minimum": 0},
-                    "max_points": {"type": "number", "minimum": 0},
-                    "message": {"type": "string"},
-                    "output": {"type": "string"},
-                    "images": {"type": "array"},
-                },
-            },
-        },
-    },
-    "if": {"properties": {"gradable": {"const": True}}},
-    "then": {"required": ["score"]},
-}
 
 
 def _written(result: SubmissionResult, tmp_path: Path) -> dict:
