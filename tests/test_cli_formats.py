@@ -111,3 +111,12 @@ def test_a_broken_course_set_up_still_takes_the_platforms_grader_error_path(
     argv = ["check", str(tmp_path / "sub"), "--out", str(gradescope), "--format", "gradescope"]
     assert main(argv) == ExitCode.GRADER_ERROR
     assert list(gradescope.iterdir()) == [], "no results.json: Gradescope's autograder-failure state"
+
+
+def test_format_choices_are_the_report_formats() -> None:
+    from grader.cli import build_parser
+    from grader.report import FORMATS
+
+    check_parser = build_parser()._subparsers._group_actions[0].choices["check"]  # type: ignore[union-attr]
+    (action,) = [a for a in check_parser._actions if a.dest == "format"]
+    assert list(action.choices) == list(FORMATS)
