@@ -260,6 +260,8 @@ def test_crash_cause_is_the_exception_a_traceback_ends_with():
         "ImportError: cannot import name 'write_total' from 'seminar_spark' (/lib/seminar_spark.py)"
     )
     assert CHECKS.crash_cause("no traceback here\n") == ""
+    syntax = '  File "wordcount.py", line 14\n    lambda (x, line): x\n    ^\nSyntaxError: invalid syntax\n'
+    assert CHECKS.crash_cause(syntax) == "SyntaxError: invalid syntax"
     assert "write_totals" in CHECKS.diagnose(stderr)
 
 
@@ -388,3 +390,32 @@ def test_an_app_that_stops_in_the_pause_is_told_so_by_both_checks():
         "expected the totals of all 4 bursts; the app stopped by itself before all data was counted (see the "
         "last check): its last output file batch-000004.tsv holds the totals of bursts 1..3 only"
     )
+
+
+@pytest.mark.parametrize(
+    ("query_age_s", "said"),
+    [
+        (1.3, "the script ended right after start()"),
+        (11.0, "before its first micro-batch had finished: nothing was counted"),
+        (None, "without a streaming query in CHECKPOINT_DIR"),
+    ],
+)
+def test_an_app_that_counted_nothing_and_exited_0_is_told_what_happened(query_age_s, said):
+    obs = _slow_observations()
+    for p in obs.phases:
+        p.snapshot, p.new_files, p.ended_by = None, [], "exited"
+    obs.runs[0] = HARNESS.RunObservation(
+        run=1,
+        exit_code=0,
+        exited_by_itself=True,
+        exited_during="burst1",
+        exit_after_s=21.5,
+        bursts_produced_at_exit=1,
+        query_age_s=query_age_s,
+    )
+    obs.final_snapshot = None
+    ctx = _context(obs)
+    assert said in _failure(CHECKS.runs, ctx)
+    for check in (CHECKS.tokenisation, CHECKS.running_totals, CHECKS.final_counts, CHECKS.stops_by_itself):
+        assert "run 1 " in _failure(check, ctx)
+        assert not [a for a in WRONG_ADVICE if a in _failure(check, ctx)]

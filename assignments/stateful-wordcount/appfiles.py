@@ -252,3 +252,17 @@ def first_covering(
                 break
             best = found
     return best
+
+
+def newest_write(root: Path, folder: str = "checkpoint") -> float | None:
+    """Wall-clock time of the newest change in the checkpoint's top level, or None if there is none.
+
+    The query writes ``metadata`` when it is created (inside ``start()``), and every new file in
+    ``offsets/``, ``commits/`` or ``sources/`` changes that folder's mtime: so this tells when the
+    query last showed a sign of life.
+    """
+    with open_folder(root, folder) as fd:
+        if fd is None:
+            return None
+        times = [info.st_mtime_ns / 1e9 for info in _entries(fd).values()]
+    return max(times, default=None)

@@ -88,14 +88,16 @@ def diagnose(stderr: str) -> str:
 
 
 def crash_cause(stderr: str) -> str:
-    """The exception a Python traceback ends with (``ImportError: cannot import ...``), or ''."""
+    """The exception a Python traceback ends with (``ImportError: cannot import ...``), or ''.
+
+    A SyntaxError in the script itself is printed without the "Traceback" header, so without one
+    the last unindented exception line of the whole output counts.
+    """
     lines = stderr.splitlines()
     start = max((i for i, line in enumerate(lines) if line.startswith("Traceback (most recent")), default=-1)
-    if start < 0:
-        return ""
     for line in reversed(lines[start + 1 :]):
-        found = _EXCEPTION_LINE.match(line.strip())
-        if found and not line.startswith((" ", "\t")):
+        found = _EXCEPTION_LINE.match(line)
+        if found:
             return found.group(1)[:300]
     return ""
 
@@ -162,6 +164,10 @@ def _crash(ctx: CheckContext):  # type: ignore[no-untyped-def]
     return None
 
 
+ENDED_AT_ONCE_S = 5.0
+"""A query that shows no sign of life for less than this before the exit ended with the script."""
+
+
 def _ended_at_start(ctx: CheckContext):  # type: ignore[no-untyped-def]
     """The first run that exited with status 0 by itself before its query had counted anything."""
     for run in ctx.state["obs"].runs:
@@ -189,9 +195,13 @@ def _crash_summary(ctx: CheckContext) -> str:
         cause = crash_cause(record.stderr) if record is not None else ""
         return f"run {crash.run} crashed (exit status {crash.exit_code}" + (f": {cause})" if cause else ")")
     ended = _ended_at_start(ctx)
-    if ended is not None:
+    if ended is None:
+        return ""
+    if ended.query_age_s is None:
+        return f"run {ended.run} ended without starting a streaming query in CHECKPOINT_DIR"
+    if ended.query_age_s < ENDED_AT_ONCE_S:
         return f"run {ended.run} ended right after starting its query, before counting anything"
-    return ""
+    return f"run {ended.run} stopped by itself before its first micro-batch had finished"
 
 
 BUDGET_ADVICE = (
@@ -325,6 +335,31 @@ def _k(phase) -> int:  # type: ignore[no-untyped-def]
     return int(phase.name.removeprefix("burst"))
 
 
+def _ended_message(run) -> str:  # type: ignore[no-untyped-def]
+    """Why a run that exited with status 0 counted nothing: it ended with start(), or stopped too soon."""
+    after = f"{run.exit_after_s:g} s after it started"
+    if run.query_age_s is None:
+        return (
+            f"run {run.run} ended by itself (exit status 0) {after} without counting anything and without "
+            "a streaming query in CHECKPOINT_DIR: start one with checkpointLocation = CHECKPOINT_DIR and "
+            "keep the driver running until the data has ended"
+        )
+    if run.query_age_s < ENDED_AT_ONCE_S:
+        return (
+            f"run {run.run} ended by itself (exit status 0) {after}, before its query had counted anything: "
+            "the script ended right after start(). start() only starts the streaming query in the "
+            "background and returns at once; when the script ends, Spark ends with it. Keep the driver "
+            "running: loop while query.isActive and stop after IDLE_TIMEOUT_S s without new rows (or "
+            "query.awaitTermination())."
+        )
+    return (
+        f"run {run.run} stopped by itself (exit status 0) {after}, {run.query_age_s:.0f} s after its query "
+        "last wrote to CHECKPOINT_DIR, before its first micro-batch had finished: nothing was counted. A "
+        "micro-batch can take a while (the first one longest): do not let the idle clock run while "
+        "query.status['isTriggerActive'] is true."
+    )
+
+
 # -- checks ----------------------------------------------------------------------------------------
 
 
@@ -354,13 +389,7 @@ def runs(ctx: CheckContext) -> None:
         )
     ended = _ended_at_start(ctx)
     if ended is not None:
-        ctx.fail(
-            f"run {ended.run} ended by itself (exit status 0) {ended.exit_after_s:g} s after it started, "
-            "before its query had counted anything: the script ended right after start(). start() only "
-            "starts the streaming query in the background and returns at once; when the script ends, Spark "
-            "ends with it. Keep the driver running: loop while query.isActive and stop after IDLE_TIMEOUT_S "
-            "s without new rows (or query.awaitTermination())."
-        )
+        ctx.fail(_ended_message(ended))
     if not _observed(ctx) and ctx.state["obs"].final_snapshot is None:
         obs = ctx.state["obs"]
         committed = any(r.counted_anything for r in obs.runs)

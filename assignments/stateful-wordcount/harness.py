@@ -57,6 +57,7 @@ FileSig = appfiles.FileSig
 Progress = appfiles.Progress
 Snapshot = appfiles.Snapshot
 first_covering = appfiles.first_covering
+newest_write = appfiles.newest_write
 read_progress = appfiles.read_progress
 read_snapshot = appfiles.read_snapshot
 scan_output = appfiles.scan_output
@@ -262,6 +263,7 @@ class RunObservation:
     written_at_exit: int | None = None  # records in the topic when it exited by itself
     processed_at_exit: int | None = None  # of those, counted (checkpoint), None if unknown
     silence_s: float | None = None  # its last counted rows -> its exit by itself
+    query_age_s: float | None = None  # its query's last sign of life in the checkpoint -> its exit
 
 
 @dataclass
@@ -344,6 +346,7 @@ class _Timeline:
         self.app: AppProcess | None = None
         self.run: RunObservation | None = None
         self.launched_at = 0.0
+        self.launched_wall = 0.0
         self.run_baseline: dict[str, FileSig] = {}
         self.run_first_batch = -1  # newest committed batch when the current run started
         self.first_output_at: float | None = None
@@ -381,6 +384,7 @@ class _Timeline:
         self.last_new_output_at = None
         with self.clock.section("grader_work"):
             self.launched_at = time.monotonic()
+            self.launched_wall = time.time()
             try:
                 self.app = self.start_app(self.env())
             except Exception as exc:  # the app could not even be started: observed, not fatal
@@ -428,6 +432,9 @@ class _Timeline:
             last = self.last_rows_at() if run.counted_anything else None
             if last is not None:
                 run.silence_s = round(exit_at - last, 2)
+            alive = newest_write(self.workdir)
+            if alive is not None and alive >= self.launched_wall - 1:
+                run.query_age_s = round(exit_at - alive, 2)
         return code
 
     def produce(self, number: int) -> dict[str, FileSig]:

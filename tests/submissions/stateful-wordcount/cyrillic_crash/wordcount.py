@@ -45,6 +45,6 @@ while not query.awaitTermination(1):  # raises if the query failed
     progress = query.lastProgress
     if progress and progress["numInputRows"] > 0:
         last_data = time.time()
-    if time.time() - last_data > idle:
+    if time.time() - last_data > idle and not query.status["isTriggerActive"]:
         query.stop()
 spark.stop()
