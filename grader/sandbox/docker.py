@@ -427,7 +427,7 @@ class DockerSandbox:
             "HOME": "/tmp/home",
             "USER": "student",
             "LOGNAME": "student",
-            "HADOOP_USER_NAME": "student",  # Spark asks Hadoop who we are; this uid has no passwd entry
+            "HADOOP_USER_NAME": "student",
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
             "TMPDIR": "/tmp",
@@ -586,6 +586,21 @@ class DockerSandbox:
         self._own(box / "scratch")
         if os.geteuid() != 0:
             box.chmod(0o755)
+        # The student's uid is fresh, so the image has no account for it; Java (and so Spark) then
+        # takes "?" for the home folder. These read-only account files name both users.
+        etc = self._root / "etc"
+        etc.mkdir()
+        (etc / "passwd").write_text(
+            "root:x:0:0:root:/root:/bin/bash\n"
+            f"kafka:x:{KAFKA_UID}:{KAFKA_UID}:kafka:/kafka:/usr/sbin/nologin\n"
+            f"student:x:{self.uid}:{self.uid}:student:/tmp/home:/bin/bash\n"
+            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        )
+        (etc / "group").write_text(
+            f"root:x:0:\nkafka:x:{KAFKA_UID}:\nstudent:x:{self.uid}:\nnogroup:x:65534:\n"
+        )
+        for name in ("passwd", "group"):
+            (etc / name).chmod(0o644)
 
     def _create(self) -> None:
         from docker.types import Ulimit
@@ -618,7 +633,11 @@ class DockerSandbox:
                 "/kafka": f"size=1024m,uid={KAFKA_UID},gid={KAFKA_UID},mode=0700,exec",
                 "/run/grader": f"size=1m,uid={KAFKA_UID},gid={KAFKA_UID},mode=0755",
             },
-            volumes={str(self.box): {"bind": str(self.box), "mode": "rw"}},
+            volumes={
+                str(self.box): {"bind": str(self.box), "mode": "rw"},
+                str(self._root / "etc" / "passwd"): {"bind": "/etc/passwd", "mode": "ro"},
+                str(self._root / "etc" / "group"): {"bind": "/etc/group", "mode": "ro"},
+            },
             mem_limit=CONTAINER_MEMORY_MB * mb,
             memswap_limit=CONTAINER_MEMORY_MB * mb,
             pids_limit=CONTAINER_PIDS,
