@@ -104,6 +104,37 @@ def test_references_get_full_marks_in_docker(docker_ready, tmp_path, assignment_
     assert res.points == res.max_points, {c.id: c.message for c in res.checks}
 
 
+WORDCOUNT_IN_DOCKER = ["reference", "per_batch", "import_error"]
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("name", WORDCOUNT_IN_DOCKER)
+def test_wordcount_gets_the_same_checks_in_docker(docker_ready, tmp_path, name):
+    """Spark in the container: the reference, a wrong app and a crashing one, as locally.
+
+    (Each costs a minute or more in a container; the other wrong word counts share these code
+    paths and are graded locally in tests/test_wordcount.py.)
+    """
+    from test_wordcount import CASES as WORDCOUNT_CASES
+
+    (a,) = select(["stateful-wordcount"])
+    submission = tmp_path / "submission"
+    if name == "reference":
+        failing: dict = {}
+        messages: dict = {}
+        shutil.copytree(a.reference, submission / a.id)
+    else:
+        _, failing, messages = next(c for c in WORDCOUNT_CASES if c[0] == name)
+        shutil.copytree(SUBMISSIONS / a.id / name, submission / a.id, symlinks=True)
+    result = grade_submission(submission, [a], seed=4243, sandbox_factory=_docker_factory)
+    (res,) = result.assignments
+    assert res.error is None, res.error
+    assert statuses(res) == only_failing(a.id, failing), {c.id: c.message for c in res.checks}
+    for check_id, text in messages.items():
+        assert text in next(c.message for c in res.checks if c.id == check_id), name
+    assert _leftovers() == ([], [], [])
+
+
 # -- hostile submissions ----------------------------------------------------------------------------
 
 HOSTILE = {

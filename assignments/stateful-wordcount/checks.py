@@ -112,8 +112,8 @@ class _Starter:
 
     def __call__(self, env: dict[str, str]) -> SandboxProcess:
         n = len(self.procs) + 1
-        local = self.scratch / f"spark-local-{n}"
-        local.mkdir(parents=True, exist_ok=True)
+        # Made by the sandbox, so the folder belongs to the app's user (in docker another uid).
+        local = self.ctx.sandbox.scratch_dir(f"{self.scratch.name}/spark-local-{n}")
         label = (
             "run 1 (bursts 1-2, then stopped by the grader)"
             if n == 1
@@ -132,6 +132,7 @@ class _Starter:
 def act(ctx: CheckContext) -> None:
     """Play the timeline against the sandbox and keep the observations for the checks."""
     scratch = ctx.sandbox.scratch_dir("wordcount")
+    ctx.sandbox.scratch_dir("wordcount/output")  # the harness's OUTPUT_DIR, writable by the app
     starter = _Starter(ctx, scratch)
     config = harness.HarnessConfig(
         trigger_seconds=TRIGGER_SECONDS,
