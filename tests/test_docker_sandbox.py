@@ -437,3 +437,13 @@ def test_grading_error_when_the_engine_is_unreachable(tmp_path, monkeypatch):
     (res,) = result.assignments
     assert "no docker engine is reachable" in (res.error or "")
     assert all(c.status is not Status.PASSED for c in res.checks)
+
+
+def test_course_host_names_are_configurable(monkeypatch):
+    from grader.sandbox.docker import COURSE_HOSTS, course_hosts
+
+    monkeypatch.delenv("GRADER_COURSE_HOSTS", raising=False)
+    assert course_hosts() == COURSE_HOSTS
+    assert "mipt-node04.atp-fivt.org" in course_hosts()
+    monkeypatch.setenv("GRADER_COURSE_HOSTS", " kafka1.uni.example , kafka2.uni.example,")
+    assert course_hosts() == ("kafka1.uni.example", "kafka2.uni.example")

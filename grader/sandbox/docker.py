@@ -70,6 +70,13 @@ COURSE_HOSTS = (*(f"mipt-node0{i}.atp-fivt.org" for i in range(1, 9)), "mipt-mas
 """The seminar's cluster host names: inside the container they resolve to the sandbox's own brokers."""
 
 
+def course_hosts() -> tuple[str, ...]:
+    """The course's cluster host names: ``$GRADER_COURSE_HOSTS`` (comma-separated) or COURSE_HOSTS."""
+    configured = os.environ.get("GRADER_COURSE_HOSTS", "")
+    names = tuple(name.strip() for name in configured.split(",") if name.strip())
+    return names or COURSE_HOSTS
+
+
 class DockerUnavailable(GraderError):
     """No engine, no image, or no SDK: the message says which and the command that fixes it."""
 
@@ -645,7 +652,7 @@ class DockerSandbox:
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             ulimits=[Ulimit(name="core", soft=0, hard=0), Ulimit(name="nofile", soft=nofile, hard=nofile)],
-            extra_hosts=dict.fromkeys(COURSE_HOSTS, "127.0.0.1"),
+            extra_hosts=dict.fromkeys(course_hosts(), "127.0.0.1"),
             stop_signal="SIGTERM",
         )
         self.container.start()
