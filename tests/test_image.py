@@ -32,6 +32,30 @@ def test_tag_is_a_hash_of_the_inputs(runtime_copy):
     assert image.image_tag(runtime) != first
 
 
+def test_tag_does_not_depend_on_where_the_venv_is(monkeypatch):
+    """Console scripts outside site-packages name their venv in the shebang; a fresh clone's
+    venv elsewhere must still find the image built from the same inputs."""
+    import importlib.metadata
+
+    runtime = ensure_runtime(progress=False)
+    first = image.image_tag(runtime)
+    real = importlib.metadata.distribution
+
+    class Elsewhere:
+        def __init__(self, name: str) -> None:
+            self._dist = real(name)
+            self.version = self._dist.version
+
+        def read_text(self, filename: str) -> str | None:
+            text = self._dist.read_text(filename)
+            if filename == "RECORD":
+                return "../../../bin/some-script,sha256=another-venv-path,99\n" + (text or "")
+            return text
+
+    monkeypatch.setattr(image.importlib.metadata, "distribution", Elsewhere)
+    assert image.image_tag(runtime) == first
+
+
 def test_only_the_runtime_goes_into_the_image():
     files = set(image.RUNTIME_FILES)
     assert "runtime/cluster.py" in files

@@ -117,7 +117,10 @@ def image_tag(runtime: Runtime) -> str:
         parts += [jar.name, str(jar.stat().st_size)]
     for name in DISTRIBUTIONS:
         dist = importlib.metadata.distribution(name)
-        parts += [name, dist.version, dist.read_text("RECORD") or ""]
+        # Only files inside site-packages (those go into the image): the console scripts outside it
+        # carry the venv's own path in their shebang, which would make every checkout's tag differ.
+        record = [ln for ln in (dist.read_text("RECORD") or "").splitlines() if not ln.startswith("..")]
+        parts += [name, dist.version, "\n".join(record)]
     return f"{IMAGE_REPO}:{_digest(parts)}"
 
 
