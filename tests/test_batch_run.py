@@ -200,9 +200,12 @@ def test_resume_keeps_what_is_done_and_regrades_what_changed(fake_env: Path, tmp
 
 KILL_SCRIPT = textwrap.dedent(
     """
+    import signal
     import sys
     from pathlib import Path
     from batch_fake import RUNNER
+    # As 'grader batch' does: Ctrl-C works even when started with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from grader.batch import BatchOptions, LocalExecutor, run_batch
     subs, out = Path(sys.argv[1]), Path(sys.argv[2])
     run_batch(BatchOptions(subs, out, ["topic-create"], sandbox="local", resume=True),

@@ -30,6 +30,7 @@ import secrets
 import shutil
 import socket
 import stat
+import subprocess
 import tempfile
 import threading
 import time
@@ -138,6 +139,12 @@ def sweep(client=None) -> list[str]:  # type: ignore[no-untyped-def]
         return not (owner_host == host and pid.isdigit() and _alive(int(pid)))
 
     removed = []
+    for root in Path(tempfile.gettempdir()).glob("grader-docker-*"):
+        with contextlib.suppress(OSError):
+            owner = (root / OWNER_FILE).read_text(encoding="utf-8").strip()
+            if orphaned({OWNER_LABEL: owner}):
+                _release(root)
+                removed.append(root.name)
     for container in client.containers.list(all=True, filters={"label": LABEL}):
         if orphaned(container.labels):
             with contextlib.suppress(Exception):
@@ -149,6 +156,33 @@ def sweep(client=None) -> list[str]:  # type: ignore[no-untyped-def]
                 network.remove()
                 removed.append(network.name)
     return removed
+
+
+OWNER_FILE = "owner"
+"""In a sandbox's temp folder: ``host:pid`` of the grader that made it (for the sweep)."""
+
+
+def _mount_quota(box: Path) -> bool:
+    """As root: make ``box`` a tmpfs of BOX_MB, so the kernel itself refuses writes past the quota.
+
+    Otherwise (or if mounting fails) False: the disk watchdog alone enforces it, a little late.
+    """
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={BOX_MB}m,mode=0755", "grader-box", str(box)],
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def _release(root: Path) -> None:
+    """Delete a sandbox's temp folder, unmounting its box first when it is a quota mount."""
+    box = root / "box"
+    if os.path.ismount(box):
+        subprocess.run(["umount", "-l", str(box)], capture_output=True, check=False)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _safe_copy(src: Path, dest: Path) -> list[str]:
@@ -310,6 +344,8 @@ class DockerSandbox:
         self.uid = secrets.randbelow(STUDENT_UIDS[1] - STUDENT_UIDS[0]) + STUDENT_UIDS[0]
         self.skipped_files: list[str] = []
         self.disk_exceeded = False
+        self.quota_mounted = False
+        """True when the box is a tmpfs of BOX_MB (as root), so the quota cannot be overshot."""
         self.timings: dict[str, float] = {}
         self._root: Path | None = None
         self._inside = ""
@@ -414,7 +450,7 @@ class DockerSandbox:
                 self.network.remove()
             self.network = None
         if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
+            _release(self._root)
             self._root = None
         self.timings["remove"] = round(time.monotonic() - t0, 3)
 
@@ -581,8 +617,10 @@ class DockerSandbox:
 
     def _prepare_box(self) -> None:
         self._root = Path(tempfile.mkdtemp(prefix="grader-docker-"))
+        (self._root / OWNER_FILE).write_text(f"{socket.gethostname()}:{os.getpid()}", encoding="utf-8")
         box = self.box
         box.mkdir()
+        self.quota_mounted = _mount_quota(box)
         self.skipped_files = _safe_copy(self.submission, self.workdir)
         (box / "scratch").mkdir()
         for folder, dirs, files in os.walk(self.workdir):
@@ -696,7 +734,14 @@ class DockerSandbox:
             root = self._root
             if root is None:
                 return
-            if _tree_size(root / "box", cap) > cap:
+            full = False
+            if self.quota_mounted:  # the file system refuses more: full is the quota reached
+                with contextlib.suppress(OSError):
+                    free = os.statvfs(root / "box")
+                    full = free.f_bavail * free.f_frsize < 4 * 1024 * 1024
+            else:
+                full = _tree_size(root / "box", cap) > cap
+            if full:
                 self.disk_exceeded = True
                 self.signal_student("KILL")
 
