@@ -55,7 +55,9 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskClust
     """``dask scheduler`` + two ``dask worker --resources sandbox=1`` processes on 127.0.0.1."""
     folder = tmp_path_factory.mktemp("dask")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-           "FAKE_LOG": str(folder / "fake.log")}  # fmt: skip
+           "FAKE_LOG": str(folder / "fake.log"),
+           # A worker killed with SIGKILL cannot delete its job folder: keep those in the test's.
+           "TMPDIR": str(folder)}  # fmt: skip
     sched_file = folder / "scheduler.json"
     procs: list[subprocess.Popen[bytes]] = []
     try:
