@@ -51,7 +51,7 @@ def _docker_findings() -> list[Finding]:
     except ImportError:
         return [Finding("docker SDK", False, "not installed", "pip install docker", needed)]
     try:
-        client = docker.from_env(timeout=5)
+        client = docker.from_env(timeout=5)  # type: ignore[attr-defined]
         version = client.version()
     except Exception:
         return [

@@ -85,7 +85,8 @@ class DockerUnavailable(GraderError):
 def _client(timeout: int = 60):  # type: ignore[no-untyped-def]
     import docker
 
-    return docker.from_env(timeout=timeout)
+    # mypy resolves 'docker' to this repository's docker/ folder, not the SDK
+    return docker.from_env(timeout=timeout)  # type: ignore[attr-defined]
 
 
 def expected_image() -> str:
@@ -188,7 +189,7 @@ def _release(root: Path) -> None:
 def _safe_copy(src: Path, dest: Path) -> list[str]:
     """Copy a submission: folders, regular files and links as links (never followed); special files
     (FIFOs, sockets, devices) are left out and named."""
-    skipped = []
+    skipped: list[str] = []
     dest.mkdir(parents=True, exist_ok=True)
     if not src.is_dir():
         return skipped
@@ -680,8 +681,8 @@ class DockerSandbox:
             },
             volumes={
                 str(self.box): {"bind": str(self.box), "mode": "rw"},
-                str(self._root / "etc" / "passwd"): {"bind": "/etc/passwd", "mode": "ro"},
-                str(self._root / "etc" / "group"): {"bind": "/etc/group", "mode": "ro"},
+                str(self.box.parent / "etc" / "passwd"): {"bind": "/etc/passwd", "mode": "ro"},
+                str(self.box.parent / "etc" / "group"): {"bind": "/etc/group", "mode": "ro"},
             },
             mem_limit=CONTAINER_MEMORY_MB * mb,
             memswap_limit=CONTAINER_MEMORY_MB * mb,

@@ -221,7 +221,7 @@ def build(
     import docker.errors
 
     began = time.monotonic()
-    client = client or docker.from_env(timeout=600)
+    client = client or docker.from_env(timeout=600)  # type: ignore[attr-defined]
     tag = image_tag(runtime)
     if not force and _has_image(client, tag):
         size = client.images.get(tag).attrs.get("Size", 0) / 2**20
