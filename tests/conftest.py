@@ -32,6 +32,12 @@ T = TypeVar("T")
 # -- what a cluster leaves on the machine ----------------------------------------------------------
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from grading import SEED_BASE
+
+    terminalreporter.write_line(f"grading seeds from {SEED_BASE} (GRADER_TEST_SEED={SEED_BASE} repeats them)")
+
+
 def kafka_processes() -> dict[int, str]:
     """Live processes started by a KafkaCluster (``-Dgrader.cluster=`` on the command line): pid -> id."""
     found: dict[int, str] = {}
