@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 from grading import SUBMISSIONS, only_failing, statuses
 from test_assignments import CASES
 
@@ -218,7 +219,9 @@ def _assert_cluster_and_grader_fine(box) -> None:
     try:
         topic = f"after-{time.monotonic_ns()}"
         view.create_topic(topic, 6, 3)
-        assert len(view.describe_topic(topic).partitions) == 6
+        # Every broker learns of a new topic a moment later (slower under load): wait for it.
+        info = wait_until(lambda: view.describe_topic(topic), f"topic {topic} in the metadata", timeout=30)
+        assert len(info.partitions) == 6
     finally:
         view.close()
 
