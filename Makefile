@@ -32,7 +32,7 @@ demo: setup
 	@for s in examples/*/; do \
 	  name=$$(basename $$s); \
 	  echo "=== grading $$name ==="; \
-	  $(BIN)/grader check $$s --out reports/$$name --seed 2026; rc=$$?; \
+	  $(BIN)/grader check $$s --sandbox local --out reports/$$name --seed 2026; rc=$$?; \
 	  if [ $$rc -gt 1 ]; then exit $$rc; fi; \
 	done
 	@echo "Open reports/<name>/report.html (one folder per example submission)."
