@@ -73,14 +73,18 @@ class IntParam(_Strict):
 
 
 class TopicParam(_Strict):
-    """A per-student topic name in the seminar's style, e.g. ``hob2026-37a1-topic``."""
+    """A per-student topic name in the seminar's style, e.g. ``hob2026-37a1c0-topic``.
+
+    Six hex digits: the assignments of one submission share a cluster, so their topics must not
+    collide (with four digits, about one class in forty of 300 students would have a pair that did).
+    """
 
     kind: Literal["topic"]
     prefix: str = "hob2026"
     description: str = ""
 
     def draw(self, rng: random.Random) -> str:
-        return f"{self.prefix}-{rng.randrange(16**4):04x}-topic"
+        return f"{self.prefix}-{rng.randrange(16**6):06x}-topic"
 
 
 class ChoiceParam(_Strict):

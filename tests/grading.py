@@ -13,6 +13,7 @@ from grader.results import AssignmentResult, Status
 from grader.runner import grade_submission
 from grader.runtime.cluster import KafkaCluster
 from grader.sandbox.local import LocalSandbox
+from grader.spec import AssignmentSpec
 
 SUBMISSIONS = Path(__file__).parent / "submissions"
 P, F, S = Status.PASSED, Status.FAILED, Status.SKIPPED
@@ -21,6 +22,19 @@ P, F, S = Status.PASSED, Status.FAILED, Status.SKIPPED
 SEED_BASE = int(os.environ.get("GRADER_TEST_SEED") or random.randrange(1000, 1_000_000, 1000))
 # One counter for every module: distinct seeds give distinct topic names on the shared cluster.
 _seeds = itertools.count(SEED_BASE)
+
+
+_topics_used: set[str] = set()
+
+
+def _fresh_seed(spec: AssignmentSpec) -> int:
+    """The next seed whose topic no earlier test used (the tests share one cluster)."""
+    while True:
+        seed = next(_seeds)
+        topics = {str(v) for k, v in spec.draw_params(seed).items() if spec.params[k].kind == "topic"}
+        if not topics & _topics_used:
+            _topics_used.update(topics)
+            return seed
 
 
 def grade(cluster: KafkaCluster, assignment_id: str, source: Path, tmp_path: Path) -> AssignmentResult:
@@ -33,7 +47,7 @@ def grade(cluster: KafkaCluster, assignment_id: str, source: Path, tmp_path: Pat
     result = grade_submission(
         submission,
         [assignment],
-        seed=next(_seeds),
+        seed=_fresh_seed(assignment.spec),
         sandbox_factory=lambda sub, brokers, limits: LocalSandbox(sub, limits=limits, cluster=cluster),
     )
     (res,) = result.assignments

@@ -105,3 +105,13 @@ def test_run_secret_is_fresh_per_run_hidden_and_independent_of_the_seed():
     fixed = RunSecret(b"k" * 32)
     assert fixed.rng("a").random() == RunSecret(b"k" * 32).rng("a").random()
     assert fixed.rng("a").random() != fixed.rng("b").random()
+
+
+def test_the_assignments_of_one_submission_get_distinct_topics():
+    """They share one cluster: a shared topic name would make the second 'prepare' a grader error."""
+    from grader.registry import select
+
+    specs = [a.spec for a in select(None)]
+    for seed in range(30000):
+        topics = [str(s.draw_params(seed)["TOPIC"]) for s in specs if "TOPIC" in s.params]
+        assert len(set(topics)) == len(topics), (seed, topics)
