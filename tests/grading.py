@@ -18,12 +18,10 @@ from grader.spec import AssignmentSpec
 SUBMISSIONS = Path(__file__).parent / "submissions"
 P, F, S = Status.PASSED, Status.FAILED, Status.SKIPPED
 # A new base every run, so repeated runs grade each realistic submission with other parameters;
-# the header of the pytest run prints it, GRADER_TEST_SEED=<base> repeats a run's parameters.
+# the end of pytest's output prints it, GRADER_TEST_SEED=<base> repeats a run's parameters.
 SEED_BASE = int(os.environ.get("GRADER_TEST_SEED") or random.randrange(1000, 1_000_000, 1000))
-# One counter for every module: distinct seeds give distinct topic names on the shared cluster.
+# One counter for every module, and no topic name twice: the tests share one cluster.
 _seeds = itertools.count(SEED_BASE)
-
-
 _topics_used: set[str] = set()
 
 

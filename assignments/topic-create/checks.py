@@ -21,7 +21,7 @@ def act(ctx: CheckContext) -> None:
     topic_snapshot(ctx, "after_first", wait_s=SETTLE_S if run is not None and run.returncode == 0 else 1.0)
     info = ctx.state["after_first"]
     ctx.state["topics"] = ctx.kafka.topics()
-    if ctx.state["run"] is None or info is None:
+    if run is None or info is None:
         return
     # The record's content is secret, so a script cannot fake "the data survived" by writing it back.
     marker = f"grader-marker-{ctx.secret.rng('topic-create:marker').getrandbits(64):016x}".encode()

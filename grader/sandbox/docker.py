@@ -135,24 +135,24 @@ def sweep(client=None) -> list[str]:  # type: ignore[no-untyped-def]
     client = client or _client()
     host = socket.gethostname()
 
-    def orphaned(labels: dict[str, str] | None) -> bool:
-        owner_host, _, pid = (labels or {}).get(OWNER_LABEL, "").rpartition(":")
+    def orphaned(owner: str) -> bool:
+        owner_host, _, pid = owner.rpartition(":")
         return not (owner_host == host and pid.isdigit() and _alive(int(pid)))
 
     removed = []
     for root in Path(tempfile.gettempdir()).glob("grader-docker-*"):
         with contextlib.suppress(OSError):
             owner = (root / OWNER_FILE).read_text(encoding="utf-8").strip()
-            if orphaned({OWNER_LABEL: owner}):
+            if orphaned(owner):
                 _release(root)
                 removed.append(root.name)
     for container in client.containers.list(all=True, filters={"label": LABEL}):
-        if orphaned(container.labels):
+        if orphaned((container.labels or {}).get(OWNER_LABEL, "")):
             with contextlib.suppress(Exception):
                 container.remove(force=True)
                 removed.append(container.name)
     for network in client.networks.list(filters={"label": LABEL}):
-        if orphaned(network.attrs.get("Labels")):
+        if orphaned((network.attrs.get("Labels") or {}).get(OWNER_LABEL, "")):
             with contextlib.suppress(Exception):
                 network.remove()
                 removed.append(network.name)
@@ -160,7 +160,12 @@ def sweep(client=None) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 OWNER_FILE = "owner"
-"""In a sandbox's temp folder: ``host:pid`` of the grader that made it (for the sweep)."""
+"""In a sandbox's temp folder: the grader that made it, as in OWNER_LABEL (for the sweep)."""
+
+
+def _owner() -> str:
+    """``host:pid`` of this grader: the owner of the containers, networks and folders it makes."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _mount_quota(box: Path) -> bool:
@@ -618,7 +623,7 @@ class DockerSandbox:
 
     def _prepare_box(self) -> None:
         self._root = Path(tempfile.mkdtemp(prefix="grader-docker-"))
-        (self._root / OWNER_FILE).write_text(f"{socket.gethostname()}:{os.getpid()}", encoding="utf-8")
+        (self._root / OWNER_FILE).write_text(_owner(), encoding="utf-8")
         box = self.box
         box.mkdir()
         self.quota_mounted = _mount_quota(box)
@@ -652,7 +657,7 @@ class DockerSandbox:
         from docker.types import Ulimit
 
         tag = secrets.token_hex(6)
-        labels = {LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}"}
+        labels = {LABEL: "1", OWNER_LABEL: _owner()}
         self.network = self.client.networks.create(
             f"grader-{tag}",
             driver="bridge",
