@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from grader.kafka_util import KafkaView
 from grader.results import ExecRecord, Note, Visibility
+from grader.runtime.shims import ASSIGNMENT_ENV
 from grader.sandbox.base import Sandbox, SandboxProcess
 from grader.spec import AssignmentSpec, RunSecret
 
@@ -107,7 +108,19 @@ class CheckContext:
     extra_env: dict[str, str] = field(default_factory=dict)
     secret: RunSecret = field(default_factory=RunSecret)
     """This run's secret for hidden test data (``ctx.secret.rng("purpose")``); never in ``env()``."""
+    on_overlap: Callable[[], None] | None = field(default=None, repr=False)
+    """Set by the runner for an assignment whose spec says ``overlap = true``."""
     _entry: list[Entrypoint | None] = field(default_factory=list, repr=False)
+
+    def allow_overlap(self) -> None:
+        """From now on this assignment only waits on the student's app: the runner may grade the
+        submission's other assignments beside it (in the same sandbox, with their own runs).
+
+        Call it where the remaining work is mostly waiting (e.g. the silence before the last burst
+        and the idle stop), not while the app is starting or busy: the others' runs then cost it
+        little CPU. Without an ``overlap`` spec this does nothing."""
+        if self.on_overlap is not None:
+            self.on_overlap()
 
     # -- outcomes ------------------------------------------------------------------------------
 
@@ -135,6 +148,8 @@ class CheckContext:
     def env(self) -> dict[str, str]:
         """Parameters and extra variables exported to the student's processes."""
         env = {name: str(value) for name, value in self.params.items()}
+        # Which assignment a process belongs to (runs may overlap): the CLI shims tag what they translate.
+        env[ASSIGNMENT_ENV] = self.spec.id
         env.update(self.extra_env)
         return env
 
@@ -188,6 +203,7 @@ class CheckContext:
             cwd=self.folder,
             env={**self.env(), **(env or {})},
             stdin=stdin,
+            limits=self.spec.limits,
         )
         self.runs.append(record)
         return record
@@ -198,7 +214,11 @@ class CheckContext:
         if entry is None:
             return None
         return self.sandbox.spawn(
-            entry.command, label=label, cwd=self.folder, env={**self.env(), **(env or {})}
+            entry.command,
+            label=label,
+            cwd=self.folder,
+            env={**self.env(), **(env or {})},
+            limits=self.spec.limits,
         )
 
 

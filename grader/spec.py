@@ -133,6 +133,9 @@ class AssignmentSpec(_Strict):
     params: dict[str, Param] = Field(default_factory=dict)
     """Parameters, exported to student code as environment variables of the same name."""
     limits: Limits = Limits()
+    overlap: bool = False
+    """Long-running: graded first in a submission, and once its act calls ``ctx.allow_overlap()``
+    (it only waits on the student's app) the submission's other assignments are graded beside it."""
 
     @field_validator("params")
     @classmethod

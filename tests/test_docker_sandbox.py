@@ -341,6 +341,29 @@ def test_daemons_die_with_the_run(hostile_box):
     _assert_cluster_and_grader_fine(hostile_box)
 
 
+def test_overlapping_runs_end_separately(hostile_box):
+    # The runner grades short assignments while the word count's app waits: the end of a short run
+    # kills what it started (here: three kinds of daemon), never the app of the run still going.
+    app = hostile_box.spawn(["sh", "-c", "exec sleep 555"], label="app", cwd=hostile_box.workdir)
+    try:
+        time.sleep(0.5)
+        rec = _run(hostile_box, "daemon.sh")
+        assert rec.returncode == 0
+        assert "daemons started" in rec.stdout
+        assert app.poll() is None, "the end of the short run killed the app's run"
+        left = _student_processes(hostile_box)
+        assert left
+        assert all(line.split(None, 1)[1] == "sleep 555" for line in left), left
+        # ...and stopping the app's run (the grader's SIGTERM) does not touch a run started since.
+        short = hostile_box.spawn(["sh", "-c", "exec sleep 556"], label="short", cwd=hostile_box.workdir)
+        assert app.terminate(grace=2) is not None
+        assert short.poll() is None
+        assert short.terminate(grace=2) is not None
+    finally:
+        app.terminate(grace=0)
+    _assert_cluster_and_grader_fine(hostile_box)
+
+
 def test_killing_the_brokers_is_impossible(hostile_box):
     rec = _run(hostile_box, "killer.sh")
     assert "tried" in rec.stdout

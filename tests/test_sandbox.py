@@ -147,6 +147,24 @@ def test_nothing_started_by_a_run_outlives_it(sandbox, script):
         _kill_if_alive(daemon)
 
 
+def test_overlapping_runs_end_separately(sandbox):
+    # The runner grades short assignments while the word count's app waits: the end of a short run
+    # kills the daemon it started, never the app of the run still going (nor the reverse).
+    app = sandbox.spawn(["bash", "-c", "sleep 555; true"], label="app")
+    record = sandbox.run(["bash", "-c", ESCAPES["double_fork_nohup"]], label="short", timeout=30)
+    daemon = int(record.stdout.split()[0])
+    try:
+        assert _wait_gone(daemon), f"the daemon {daemon} survived the short run"
+        assert app.poll() is None, "the end of the short run killed the app's run"
+        short = sandbox.spawn(["bash", "-c", "sleep 556; true"], label="short 2")
+        assert app.terminate(grace=1) is not None
+        assert short.poll() is None
+        assert short.terminate(grace=1) is not None
+    finally:
+        _kill_if_alive(daemon)
+        app.terminate(grace=0)
+
+
 def test_a_daemon_that_keeps_forking_is_killed_with_its_children(sandbox):
     loop = "sh -c 'echo $$; while true; do sleep 0.05 & sleep 0.05; done >/dev/null 2>&1'"
     record = sandbox.run(["bash", "-c", f"setsid {loop} & sleep 0.3; exit 0"], label="forker", timeout=30)

@@ -383,7 +383,7 @@ def test_an_app_that_stops_in_the_pause_is_told_so_by_both_checks():
     assert _failure(CHECKS.stops_by_itself, ctx) == (
         "run 1 stopped by itself before all data was counted: 1.2 s after it last counted new rows, with 25 "
         "of the 48 records written so far not yet counted. The data only pauses between bursts (for up to "
-        "5 s); stop once no new rows arrived for IDLE_TIMEOUT_S = 10 s, not at the first idle trigger and "
+        "3 s); stop once no new rows arrived for IDLE_TIMEOUT_S = 10 s, not at the first idle trigger and "
         "not after a shorter limit of your own"
     )
     assert _failure(CHECKS.final_counts, ctx) == (

@@ -36,7 +36,13 @@ _spec.loader.exec_module(harness)
 
 TRIGGER_SECONDS = 1.0
 IDLE_TIMEOUT_S = 10.0
-CONFIG = harness.HarnessConfig(trigger_seconds=TRIGGER_SECONDS, idle_timeout_s=IDLE_TIMEOUT_S)
+PAUSE_S = 3.0
+"""Silence before the last burst: long enough for an app that stops at the first empty trigger to
+do so, and the further below IDLE_TIMEOUT_S the less a correct app risks stopping in it on a busy
+machine (its micro-batch with the last burst may take a few seconds to report rows)."""
+CONFIG = harness.HarnessConfig(
+    trigger_seconds=TRIGGER_SECONDS, idle_timeout_s=IDLE_TIMEOUT_S, pause_s=PAUSE_S
+)
 STOP_TOLERANCE_S = 1.0
 """An exit this much sooner than IDLE_TIMEOUT_S after the last counted rows still passes (clocks, polling)."""
 
@@ -137,9 +143,11 @@ def act(ctx: CheckContext) -> None:
     config = harness.HarnessConfig(
         trigger_seconds=TRIGGER_SECONDS,
         idle_timeout_s=IDLE_TIMEOUT_S,
+        pause_s=PAUSE_S,
         seed=ctx.params["TOPIC"],
         topic=ctx.params["TOPIC"],
         spark_kafka_jars=None,
+        on_quiet=ctx.allow_overlap,
     )
     obs = harness.run_timeline(ctx.sandbox, starter, config, workdir=scratch)
     ctx.runs.extend(starter.records())

@@ -207,6 +207,9 @@ class HarnessConfig:
     partitions: int = 6
     replication: int = 2
     spark_kafka_jars: str | None = None  # default: what the starter's environment has
+    on_quiet: Callable[[], None] | None = None
+    """Called when what is left is waiting on the app (the pause before the last burst, or the wait
+    for its exit): the caller may then run other work beside it."""
 
     @property
     def pause(self) -> float:
@@ -543,10 +546,15 @@ class _Timeline:
         if self.app is None or last is None or last.ended_by not in ("match", "caught_up", "settled"):
             return
         began = time.monotonic()
+        self.quiet()
         with self.clock.section("pause"):
             while time.monotonic() - began < self.config.pause and self.check_exit("pause") is None:
                 self.clock.sleep(self.config.poll_s)
         self.obs.pause_s = round(time.monotonic() - began, 2)
+
+    def quiet(self) -> None:
+        if self.config.on_quiet is not None:
+            self.config.on_quiet()
 
     def stop_run(self) -> None:
         """The planned stop between bursts 2 and 3: SIGTERM the group, SIGKILL after the grace."""
@@ -573,6 +581,7 @@ class _Timeline:
             return
         began = time.monotonic()
         limit = self.config.idle_timeout_s + self.config.stop_extra_s
+        self.quiet()
         with self.clock.section("stop_wait"):
             while self.check_exit("stop") is None and time.monotonic() - began < limit:
                 self.clock.sleep(self.config.poll_s)

@@ -9,8 +9,9 @@ starts one container per submission with this module as its main process::
 second listener for the grader's checks outside the container, prints one ``GRADER-READY {json}``
 line (or ``GRADER-FAILED {json}``) and then keeps the cluster up until SIGTERM. ``status`` prints the
 brokers that are no longer running with the tail of their logs; ``log ID`` prints one broker's log;
-``prepare`` (run once while the image is built) caches the KRaft bootstrap checkpoint and the
-brokers' class-data archive inside the image, so that containers start as fast as local clusters.
+``prepare`` (run once while the image is built) caches the KRaft bootstrap checkpoint, the
+brokers' class-data archive and Spark's inside the image, so that containers start as fast as local
+clusters.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from pathlib import Path
 from grader.runtime.cluster import KafkaCluster, _bootstrap_checkpoint, class_archive
 from grader.runtime.jars import Runtime
 from grader.runtime.java import find_java
+from grader.runtime.spark_cds import build_archive
 
 IMAGE_ROOT = Path(os.environ.get("GRADER_IMAGE_ROOT", "/opt/grader"))
+IMAGE_SPARK_ARCHIVE = IMAGE_ROOT / "cache" / "spark.jsa"
+"""Spark's class-data archive in the image (``$SPARK_CDS_ARCHIVE`` of the student's processes)."""
 STATE_FILE = Path(os.environ.get("GRADER_STATE_FILE", "/run/grader/brokers.json"))
 INSIDE_PORT = 9092
 """Broker i listens on 127.0.0.1:9092+i-1 inside the container (the course's port, for seminar commands)."""
@@ -134,10 +138,11 @@ def log(broker_id: str) -> int:
 
 
 def prepare() -> int:
-    """Image build step: cache the bootstrap checkpoint and the brokers' class-data archive."""
+    """Image build step: cache the bootstrap checkpoint and the brokers' and Spark's class-data archives."""
     runtime = image_runtime()
     print(f"bootstrap checkpoint: {_bootstrap_checkpoint(runtime)}")
     print(f"broker class-data archive: {class_archive(runtime)}")
+    print(f"Spark class-data archive: {build_archive(runtime, IMAGE_SPARK_ARCHIVE)}")
     return 0
 
 

@@ -42,6 +42,10 @@ CONFIG_NAME = "shim-config.json"
 TOOL_JVM_FLAGS = ("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData")
 
 
+ASSIGNMENT_ENV = "GRADER_ASSIGNMENT"
+"""Set in every student process: the id of the assignment it runs for."""
+
+
 @dataclass(frozen=True)
 class Translation:
     """One seminar-era usage the shim rewrote, with the Kafka 4 form to use instead."""
@@ -50,6 +54,8 @@ class Translation:
     used: str
     modern: str
     why: str
+    assignment: str = ""
+    """The assignment whose run used it (``$GRADER_ASSIGNMENT``; runs of a submission may overlap)."""
 
     def message(self) -> str:
         if not self.modern:
@@ -168,13 +174,13 @@ def read_translations(log_file: Path) -> list[Translation]:
     """The translations recorded in ``log_file`` (each distinct one once, in first-use order)."""
     if not log_file.is_file():
         return []
-    seen: dict[tuple[str, str], Translation] = {}
+    seen: dict[tuple[str, str, str], Translation] = {}
     for line in log_file.read_text().splitlines():
         try:
             t = Translation(**json.loads(line))
         except (ValueError, TypeError):
             continue
-        seen.setdefault((t.tool, t.used.split(" ")[0]), t)
+        seen.setdefault((t.assignment, t.tool, t.used.split(" ")[0]), t)
     return list(seen.values())
 
 
@@ -189,7 +195,9 @@ def main(argv: list[str]) -> int:
     if notes:
         with open(config["log_file"], "a") as log:
             for note in notes:
-                log.write(json.dumps(asdict(note)) + "\n")
+                log.write(
+                    json.dumps({**asdict(note), "assignment": os.environ.get(ASSIGNMENT_ENV, "")}) + "\n"
+                )
         for note in notes:
             sys.stderr.write(f"[grader sandbox] {note.message()}\n")
     cmd = [

@@ -42,7 +42,7 @@ class Sandbox(Protocol):
     name: str
     """Short kind name shown in reports ("local", "docker")."""
     limits: Limits
-    """Limits applied to every process started from now on (the runner sets them per assignment)."""
+    """Limits of a process started without its own (``spawn``/``run`` take each run's limits)."""
 
     @property
     def bootstrap_servers(self) -> str:
@@ -73,8 +73,14 @@ class Sandbox(Protocol):
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
+        limits: Limits | None = None,
     ) -> SandboxProcess:
-        """Start ``cmd`` in the background under the sandbox's limits."""
+        """Start ``cmd`` in the background under ``limits`` (default: the sandbox's).
+
+        Runs may overlap (the runner grades a submission's short assignments while a long one only
+        waits on its app): the end of one run stops everything *that run* started, never another
+        run that is still going.
+        """
 
     def run(
         self,
@@ -85,8 +91,9 @@ class Sandbox(Protocol):
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
+        limits: Limits | None = None,
     ) -> ExecRecord:
-        """Run ``cmd`` to completion or until ``timeout`` (then the whole group is killed)."""
+        """Run ``cmd`` to completion or until ``timeout`` (then everything it started is killed)."""
 
     def translations(self) -> list[Translation]:
         """Seminar-era CLI usages the shims translated so far."""

@@ -41,6 +41,7 @@ from typing import Any
 from grader.errors import ClusterStartError, GraderError
 from grader.results import ExecRecord
 from grader.runtime.shims import Translation, install, read_translations
+from grader.runtime.spark_cds import ARCHIVE_ENV
 from grader.sandbox.output import CappedOutput
 from grader.spec import Limits
 
@@ -54,6 +55,8 @@ IMAGE_RUNTIME = "/opt/grader/python"
 IMAGE_STUDENT_LIB = f"{IMAGE_RUNTIME}/grader/student"
 IMAGE_TOOLS_LOG4J = f"{IMAGE_RUNTIME}/grader/runtime/log4j2-tools.properties"
 RUN_STUDENT = "/opt/grader/bin/run-student"
+IMAGE_SPARK_ARCHIVE = "/opt/grader/cache/spark.jsa"
+"""Made while the image is built (``container_main prepare``); ``seminar_spark`` starts Spark from it."""
 CONTAINER_MEMORY_MB = 4096
 """Memory of the whole container (brokers + Spark + student), a cgroup limit."""
 CONTAINER_PIDS = 4096
@@ -67,6 +70,45 @@ BOX_MB = 1024
 READY_TIMEOUT_S = 180.0
 MAX_LIFETIME_S = 3 * 3600
 """The container stops by itself after this long, whatever happens to the grader."""
+RUN_MARKER_ENV = "GRADER_RUN"
+"""Each run's own value in its environment: while runs overlap, ending one spares the others'."""
+_KILL_EXCEPT = r"""
+import os, signal, sys
+sig, spare, me = int(sys.argv[1]), set(sys.argv[2:]), os.getpid()
+uid = os.getuid()
+def victims():
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in (me, os.getppid()):
+            continue
+        try:
+            with open(f"/proc/{name}/status") as fh:
+                status = dict(line.split(":", 1) for line in fh if ":" in line)
+            if int(status["Uid"].split()[0]) != uid or status["State"].strip().startswith("Z"):
+                continue
+            if status["Name"].strip().startswith("runc:"):
+                continue  # a run being started right now (runc's init, not yet its command)
+            with open(f"/proc/{name}/environ", "rb") as fh:
+                env = fh.read().split(b"\0")
+        except (OSError, KeyError, ValueError):
+            env = []  # unreadable (not dumpable, or gone): not shown to belong to a spared run
+        runs = {e.split(b"=", 1)[1].decode(errors="replace") for e in env if e.startswith(b"GRADER_RUN=")}
+        if not runs & spare:
+            yield int(name)
+for _ in range(1 if sig != signal.SIGKILL else 50):
+    found = list(victims())
+    for pid in found:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    if not found:
+        break
+"""
+"""Run as the student's user: signal its processes except those of the runs named (their marker).
+
+A process that hides its marker (clears its environment, or is not dumpable) counts as the ending
+run's; one that renames itself like runc's init is spared like a run being born, but only until
+the end of the last run still going (``kill -1`` then, and the container's removal in any case)."""
 COURSE_HOSTS = (*(f"mipt-node0{i}.atp-fivt.org" for i in range(1, 9)), "mipt-master.atp-fivt.org")
 """The seminar's cluster host names: inside the container they resolve to the sandbox's own brokers."""
 
@@ -230,9 +272,10 @@ class DockerProcess:
     """A student command running in the container through ``docker exec``."""
 
     def __init__(
-        self, box: DockerSandbox, cmd: list[str], label: str, exec_id: str, sock: Any, cap: int
+        self, box: DockerSandbox, cmd: list[str], label: str, exec_id: str, sock: Any, cap: int, marker: str
     ) -> None:
         self.box = box
+        self.marker = marker
         self.cmd = cmd
         self.label = label
         self.exec_id = exec_id
@@ -286,22 +329,22 @@ class DockerProcess:
     def terminate(self, grace: float = 10.0) -> int | None:
         if self.poll() is None:
             self.killed_by_grader = True
-            self.box.signal_student("TERM")
+            self.box.end_run(self, "TERM")
             self.wait(grace)
-            self.box.signal_student("KILL")
+            self.box.end_run(self, "KILL")
             self.wait(10)
         return self.poll()
 
     def kill_at_limit(self) -> None:
         if self.poll() is None:
             self.timed_out = True
-            self.box.signal_student("KILL")
+            self.box.end_run(self, "KILL")
             self.wait(10)
 
     def record(self) -> ExecRecord:
         if self.poll() is not None:
             # Whatever the run left behind (daemons, double forks) dies with it and releases the stream.
-            self.box.signal_student("KILL")
+            self.box.end_run(self, "KILL")
             self._reader.join(timeout=5)
         end = self.ended if self.ended is not None else time.monotonic()
         stderr = self._err.text()
@@ -485,6 +528,7 @@ class DockerSandbox:
             "KAFKA_BOOTSTRAP_SERVERS": self._inside,
             "SPARK_KAFKA_JARS": self._spark_kafka_jars,
             "PYSPARK_PYTHON": IMAGE_PYTHON,
+            ARCHIVE_ENV: IMAGE_SPARK_ARCHIVE,
             "PYTHONPATH": f"{IMAGE_STUDENT_LIB}:{IMAGE_RUNTIME}",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -498,9 +542,11 @@ class DockerSandbox:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
+        limits: Limits | None = None,
     ) -> DockerProcess:
         assert self.container is not None, "sandbox not started"
-        lim = self.limits
+        lim = limits or self.limits
+        marker = secrets.token_hex(6)
         launcher = [
             RUN_STUDENT,
             str(lim.cpu_seconds),
@@ -515,7 +561,7 @@ class DockerSandbox:
             stderr=True,
             stdin=stdin is not None,
             tty=False,
-            environment={**self.base_env(), **(env or {})},
+            environment={**self.base_env(), **(env or {}), RUN_MARKER_ENV: marker},
             workdir=str(cwd or self.workdir),
             user=f"{self.uid}:{self.uid}",
         )["Id"]
@@ -523,7 +569,7 @@ class DockerSandbox:
         raw = getattr(sock, "_sock", sock)
         if stdin is not None:
             threading.Thread(target=self._feed, args=(raw, stdin), daemon=True).start()
-        handle = DockerProcess(self, cmd, label, exec_id, sock, lim.output_kb * 1024)
+        handle = DockerProcess(self, cmd, label, exec_id, sock, lim.output_kb * 1024, marker)
         self._procs.append(handle)
         return handle
 
@@ -536,8 +582,9 @@ class DockerSandbox:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
+        limits: Limits | None = None,
     ) -> ExecRecord:
-        handle = self.spawn(cmd, label=label, cwd=cwd, env=env, stdin=stdin)
+        handle = self.spawn(cmd, label=label, cwd=cwd, env=env, stdin=stdin, limits=limits)
         if handle.wait(timeout) is None:
             handle.kill_at_limit()
         return handle.record()
@@ -586,6 +633,21 @@ class DockerSandbox:
         return self._commands[name]
 
     # -- docker-specific -------------------------------------------------------------------------
+
+    def end_run(self, run: DockerProcess, sig: str) -> None:
+        """Send ``sig`` to what ``run`` started: every process of the student's user, except, while
+        other runs are still going, the processes carrying one of their markers."""
+        others = [h.marker for h in self._procs if h is not run and h.poll() is None]
+        if not others:
+            self.signal_student(sig)
+            return
+        if self.container is None:
+            return
+        number = {"TERM": 15, "KILL": 9}[sig]
+        with contextlib.suppress(Exception):
+            self.container.exec_run(
+                [IMAGE_PYTHON, "-I", "-c", _KILL_EXCEPT, str(number), *others], user=f"{self.uid}:{self.uid}"
+            )
 
     def signal_student(self, sig: str) -> None:
         """Send ``sig`` to every process of the student's user (only this sandbox has that uid)."""

@@ -49,6 +49,7 @@ RUNTIME_FILES = (
     "runtime/java.py",
     "runtime/jars.py",
     "runtime/shims.py",
+    "runtime/spark_cds.py",
     "runtime/log4j2-broker.properties",
     "runtime/log4j2-tools.properties",
     "student/__init__.py",

@@ -12,6 +12,7 @@ descendants seen and every re-parented orphan carrying the marker (see ``grader.
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import secrets
@@ -31,6 +32,7 @@ from grader.results import ExecRecord
 from grader.runtime.cluster import KafkaCluster
 from grader.runtime.jars import Runtime, ensure_runtime
 from grader.runtime.shims import Translation, install, read_translations
+from grader.runtime.spark_cds import ARCHIVE_ENV, existing_archive
 from grader.sandbox.output import CappedOutput
 from grader.spec import Limits
 from grader.student import STUDENT_LIB
@@ -192,6 +194,7 @@ class LocalSandbox:
         self._owns_cluster = cluster is None
         self._root: Path | None = None
         self._procs: list[LocalProcess] = []
+        self._spark_archive: Path | None = None
         self.token = secrets.token_hex(8)
         """This sandbox's value of ``MARKER_ENV``."""
 
@@ -221,6 +224,7 @@ class LocalSandbox:
 
     def start(self) -> LocalSandbox:
         self.runtime = self.runtime or ensure_runtime()
+        self._spark_archive = existing_archive(self.runtime)
         become_subreaper()
         self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         try:
@@ -284,13 +288,14 @@ class LocalSandbox:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "SPARK_KAFKA_JARS": ",".join(str(j) for j in self.runtime.spark_kafka_jars),
             "PYSPARK_PYTHON": sys.executable,
+            **({ARCHIVE_ENV: str(self._spark_archive)} if self._spark_archive else {}),
             "PYTHONPATH": str(STUDENT_LIB),
             "PYTHONUNBUFFERED": "1",
             MARKER_ENV: self.token,
         }
 
-    def _limits(self) -> None:
-        lim = self.limits
+    @staticmethod
+    def _apply_limits(lim: Limits) -> None:
         mb = 1024 * 1024
         resource.setrlimit(resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_AS, (lim.memory_mb * mb, lim.memory_mb * mb))
@@ -307,7 +312,9 @@ class LocalSandbox:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
+        limits: Limits | None = None,
     ) -> LocalProcess:
+        lim = limits or self.limits
         full_env = self.base_env()
         full_env.update(env or {})
         proc = subprocess.Popen(
@@ -317,10 +324,10 @@ class LocalSandbox:
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=child_setup(self._limits),
+            preexec_fn=child_setup(functools.partial(self._apply_limits, lim)),
         )
         registry.add(proc)
-        handle = LocalProcess(cmd, label, proc, self.limits.output_kb * 1024, stdin, sandbox=self)
+        handle = LocalProcess(cmd, label, proc, lim.output_kb * 1024, stdin, sandbox=self)
         self._procs.append(handle)
         return handle
 
@@ -333,9 +340,10 @@ class LocalSandbox:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
+        limits: Limits | None = None,
     ) -> ExecRecord:
         try:
-            handle = self.spawn(cmd, label=label, cwd=cwd, env=env, stdin=stdin)
+            handle = self.spawn(cmd, label=label, cwd=cwd, env=env, stdin=stdin, limits=limits)
         except OSError as exc:
             return ExecRecord(
                 label=label, command=cmd, returncode=None, duration_s=0.0, stderr=f"could not start: {exc}"
