@@ -364,6 +364,15 @@ def test_overlapping_runs_end_separately(hostile_box):
     _assert_cluster_and_grader_fine(hostile_box)
 
 
+@pytest.mark.spark
+def test_the_images_spark_archive_is_accepted_by_a_students_spark(hostile_box):
+    from test_spark_cds import STRICT_SESSION
+
+    rec = hostile_box.run(["python3", "-c", STRICT_SESSION], label="spark", timeout=180)
+    assert rec.returncode == 0, rec.stderr[-2000:]
+    assert "count 7" in rec.stdout
+
+
 def test_killing_the_brokers_is_impossible(hostile_box):
     rec = _run(hostile_box, "killer.sh")
     assert "tried" in rec.stdout
