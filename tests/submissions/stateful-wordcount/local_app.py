@@ -161,50 +161,14 @@ class SubprocessStarter:
             app.terminate(grace_s)
 
 
-_ARCHIVE_JOB = """
-import sys, time
-import seminar_spark
-seminar_spark.SPARK_SETTINGS["spark.driver.extraJavaOptions"] += (
-    " -XX:ArchiveClassesAtExit=" + sys.argv[1] + " -Xlog:cds=off -Xlog:cds+dynamic=off")
-spark = seminar_spark.spark_session("class-archive")
-rows = spark.readStream.format("rate").option("rowsPerSecond", 20).load()
-counts = rows.selectExpr("CAST(value % 7 AS STRING) AS word").groupBy("word").count()
-seen = []
-query = (counts.writeStream.outputMode("complete").trigger(processingTime="500 milliseconds")
-         .foreachBatch(lambda df, batch_id: seen.append(df.collect())).start())
-while len(seen) < 3 and query.isActive:
-    time.sleep(0.2)
-query.stop()
-spark.stop()
-"""
-
-
 def build_class_archive(target: Path, *, python: str = sys.executable, timeout_s: float = 180.0) -> float:
-    """Make a JVM class-data archive of Spark (``SPARK_CDS_ARCHIVE`` for seminar_spark); seconds taken.
+    """Make a JVM class-data archive of Spark (``SPARK_CDS_ARCHIVE`` for seminar_spark) at ``target``
+    with the grader's own builder (:mod:`grader.runtime.spark_cds`); seconds taken."""
+    from grader.runtime.jars import ensure_runtime
+    from grader.runtime.spark_cds import build_archive
 
-    Runs a small streaming job once with ``-XX:ArchiveClassesAtExit``; the archive (~150 MB)
-    is written at JVM exit, then renamed into place. Later Spark starts map these classes
-    instead of loading them (measured: about 2 s sooner per start on 2 cores).
-    """
     began = time.monotonic()
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    env = {**os.environ, "PYTHONPATH": str(STUDENT_LIB), "PYSPARK_PYTHON": python}
-    env.pop("SPARK_CDS_ARCHIVE", None)
-    try:
-        done = subprocess.run(
-            [python, "-c", _ARCHIVE_JOB, str(partial)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
-            start_new_session=True,
-        )
-        if done.returncode != 0 or not partial.is_file():
-            tail = done.stderr.decode(errors="replace")[-1500:]
-            raise RuntimeError(f"building the class archive failed (exit {done.returncode}):\n{tail}")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    if build_archive(ensure_runtime(progress=False), target, python=python, timeout_s=timeout_s) is None:
+        raise RuntimeError(f"building the class archive {target} failed")
     return time.monotonic() - began
 
