@@ -9,9 +9,10 @@ import shutil
 from pathlib import Path
 
 from grader.registry import select
-from grader.results import AssignmentResult, Status
+from grader.results import AssignmentResult, Status, SubmissionResult
 from grader.runner import grade_submission
 from grader.runtime.cluster import KafkaCluster
+from grader.sandbox.base import SandboxFactory
 from grader.sandbox.local import LocalSandbox
 from grader.spec import AssignmentSpec
 
@@ -25,11 +26,16 @@ _seeds = itertools.count(SEED_BASE)
 _topics_used: set[str] = set()
 
 
-def _fresh_seed(spec: AssignmentSpec) -> int:
-    """The next seed whose topic no earlier test used (the tests share one cluster)."""
+def _fresh_seed(*specs: AssignmentSpec) -> int:
+    """The next seed whose topics no earlier test used (the tests share one cluster)."""
     while True:
         seed = next(_seeds)
-        topics = {str(v) for k, v in spec.draw_params(seed).items() if spec.params[k].kind == "topic"}
+        topics = {
+            str(value)
+            for spec in specs
+            for name, value in spec.draw_params(seed).items()
+            if spec.params[name].kind == "topic"
+        }
         if not topics & _topics_used:
             _topics_used.update(topics)
             return seed
@@ -66,3 +72,32 @@ def only_failing(assignment_id: str, failing: dict[str, Status]) -> dict[str, St
     """Expected statuses: PASSED everywhere except ``failing``."""
     (a,) = select([assignment_id])
     return {c.id: failing.get(c.id, P) for c in a.checks}
+
+
+def grade_example(name: str, factory: SandboxFactory) -> SubmissionResult:
+    """Grade ``examples/<name>`` on all four assignments in one sandbox made by ``factory``."""
+    assignments = select(None)
+    return grade_submission(
+        Path(__file__).parents[1] / "examples" / name,
+        assignments,
+        seed=_fresh_seed(*(a.spec for a in assignments)),
+        sandbox_factory=factory,
+    )
+
+
+def assert_full_marks_with_overlap(result: SubmissionResult) -> None:
+    """The good example: full marks; the others were graded beside the word count (the submission
+    took less than its assignments one after another); each seminar note under its own assignment."""
+    assert [a.id for a in result.assignments] == [
+        "topic-create",
+        "produce-sequence",
+        "consume-partition",
+        "stateful-wordcount",
+    ]
+    for a in result.assignments:
+        assert a.points == a.max_points, (a.id, a.error, [(c.id, c.message) for c in a.checks if c.message])
+    one_after_another = sum(a.timings["total"] for a in result.assignments)
+    assert result.duration_s < one_after_another - 3, (result.duration_s, one_after_another)
+    notes = {a.id: [n.text for n in a.notes if n.kind == "seminar"] for a in result.assignments}
+    assert any("--new-consumer" in n for n in notes["consume-partition"]), notes
+    assert notes["stateful-wordcount"] == [], notes

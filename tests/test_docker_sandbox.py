@@ -22,7 +22,14 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_until
-from grading import SUBMISSIONS, message, only_failing, statuses
+from grading import (
+    SUBMISSIONS,
+    assert_full_marks_with_overlap,
+    grade_example,
+    message,
+    only_failing,
+    statuses,
+)
 from test_assignments import CASES
 
 from grader.kafka_util import KafkaView
@@ -60,6 +67,12 @@ def _docker_factory(sub: Path, brokers: int, limits: Limits) -> Sandbox:
     from grader.sandbox.docker import DockerSandbox
 
     return DockerSandbox(sub, brokers=brokers, limits=limits)
+
+
+@pytest.mark.spark
+def test_a_whole_submission_with_overlapping_assignments_in_one_container(docker_ready):
+    assert_full_marks_with_overlap(grade_example("good-student", _docker_factory))
+    assert _leftovers() == ([], [], [])
 
 
 # -- the same grades as the local sandbox --------------------------------------------------------------
