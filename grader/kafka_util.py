@@ -176,14 +176,18 @@ class KafkaView:
         finally:
             consumer.close()
 
-    def produce(self, topic: str, records: list[tuple[int | None, bytes | None, bytes]]) -> None:
-        """Write (partition, key, value) records and wait until every one is acknowledged."""
-        producer = KafkaProducer(
+    def producer(self) -> KafkaProducer:
+        """A new producer as the grader writes: every record acknowledged by all in-sync replicas."""
+        return KafkaProducer(
             bootstrap_servers=self.bootstrap.split(","),
             acks="all",
             linger_ms=5,
             reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
         )
+
+    def produce(self, topic: str, records: list[tuple[int | None, bytes | None, bytes]]) -> None:
+        """Write (partition, key, value) records and wait until every one is acknowledged."""
+        producer = self.producer()
         try:
             futures = [producer.send(topic, value=v, key=k, partition=p) for p, k, v in records]
             producer.flush(timeout=30)

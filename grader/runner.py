@@ -280,7 +280,7 @@ def grade_submission(
         cluster_seconds = sandbox.cluster_start_seconds
         result.sandbox = sandbox.name
         graded = _grade_all(assignments, sandbox, seed, stopped_by_student)
-        result.assignments.extend(graded[a.id] for a in assignments if a.id in graded)
+        result.assignments.extend(graded[a.id] for a in assignments)
         keep_logs = any(res.has_error for res in result.assignments)
     except Exception as exc:
         # The sandbox itself failed (e.g. the cluster did not start): every assignment is a grader error.

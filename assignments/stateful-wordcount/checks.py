@@ -13,6 +13,7 @@ counts" for counts it had not computed yet.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 import sys
@@ -140,14 +141,8 @@ def act(ctx: CheckContext) -> None:
     scratch = ctx.sandbox.scratch_dir("wordcount")
     ctx.sandbox.scratch_dir("wordcount/output")  # the harness's OUTPUT_DIR, writable by the app
     starter = _Starter(ctx, scratch)
-    config = harness.HarnessConfig(
-        trigger_seconds=TRIGGER_SECONDS,
-        idle_timeout_s=IDLE_TIMEOUT_S,
-        pause_s=PAUSE_S,
-        seed=ctx.params["TOPIC"],
-        topic=ctx.params["TOPIC"],
-        spark_kafka_jars=None,
-        on_quiet=ctx.allow_overlap,
+    config = dataclasses.replace(
+        CONFIG, seed=ctx.params["TOPIC"], topic=ctx.params["TOPIC"], on_quiet=ctx.allow_overlap
     )
     obs = harness.run_timeline(ctx.sandbox, starter, config, workdir=scratch)
     ctx.runs.extend(starter.records())

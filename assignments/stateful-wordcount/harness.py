@@ -462,16 +462,7 @@ class _Timeline:
 
     def producer(self) -> Any:
         if self._producer is None:
-            from kafka import KafkaProducer
-
-            from grader.kafka_util import RECONNECT_BACKOFF_MAX_MS
-
-            self._producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap.split(","),
-                acks="all",
-                linger_ms=5,
-                reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
-            )
+            self._producer = self.kafka.producer()
         return self._producer
 
     def newest_in_run(self, files: dict[str, FileSig]) -> str | None:

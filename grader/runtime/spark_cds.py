@@ -15,7 +15,6 @@ Built by ``grader setup`` on the host (local sandbox) and while the grading imag
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 import psutil
 
 from grader.procs import kill_group
-from grader.runtime.jars import Runtime, cache_root
+from grader.runtime.jars import Runtime, cache_root, pyspark_jars_dir, pyspark_version
 from grader.student import STUDENT_LIB
 
 ARCHIVE_ENV = "SPARK_CDS_ARCHIVE"
@@ -62,12 +61,6 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _pyspark_home() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).resolve().parent
-
-
 def archive_path(runtime: Runtime) -> Path:
     """Where the archive for this Java + pyspark + student library lives in the cache."""
     from grader.student import seminar_spark
@@ -77,8 +70,8 @@ def archive_path(runtime: Runtime) -> Path:
             [
                 str(runtime.java.executable.resolve()),
                 str(runtime.java.major),
-                str(_pyspark_home()),
-                importlib.metadata.version("pyspark"),
+                str(pyspark_jars_dir()),  # Spark's classpath, which the archive must match
+                pyspark_version(),
                 seminar_spark.SPARK_SETTINGS["spark.driver.extraJavaOptions"],
             ]
         ).encode()
