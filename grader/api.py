@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from grader.registry import Assignment, select, template_root
 from grader.results import AssignmentResult, Status, SubmissionResult
 from grader.runner import grade_submission
 from grader.sandbox import SandboxFactory, factory
+from grader.submission_files import NOT_SUBMITTED, SubmissionRefused, copy_tree, inspect
 
 
 def new_seed() -> int:
@@ -28,32 +28,43 @@ def default_out(submission: Path) -> Path:
     return Path("reports") / (submission.resolve().name or "submission")
 
 
-NOT_SUBMITTED = ("reports", ".git")
-"""Top-level folders of a submission that are never graded (the grader's own reports, git's data)."""
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve().is_relative_to(folder.resolve())
+def _left_out(submission: Path, out: Path) -> set[str]:
+    """Paths inside ``submission`` that are not graded: its report folders and the output folder."""
+    skip = set(NOT_SUBMITTED)
+    if out.resolve().is_relative_to(submission.resolve()) and out.resolve() != submission.resolve():
+        skip.add(out.resolve().relative_to(submission.resolve()).as_posix())
+    return skip
 
 
 def grading_copy(submission: Path, out: Path, tmp: Path) -> Path:
     """``submission`` without its report folders: ``grader check .`` must not grade its own reports.
 
     Returns ``submission`` itself when there is nothing to leave out, else a copy under ``tmp``
-    with the same folder name (reports name the submission by it).
+    with the same folder name (reports name the submission by it). The copy keeps links as links
+    and leaves special files out, like the sandboxes' own copies.
     """
-    skip = {submission.resolve() / name for name in NOT_SUBMITTED}
-    if _inside(out, submission):
-        skip.add(out.resolve())
-    if not any(p.exists() for p in skip):
+    skip = _left_out(submission, out)
+    if not any((submission / rel).exists() for rel in skip):
         return submission
-
-    def ignore(folder: str, names: list[str]) -> list[str]:
-        return [n for n in names if (Path(folder).resolve() / n) in skip]
-
     copy = tmp / (submission.resolve().name or "submission")
-    shutil.copytree(submission, copy, symlinks=True, ignore=ignore)
+    copy_tree(submission, copy, skip=skip)
     return copy
+
+
+def _readable(submission: Path, out: Path) -> bool:
+    """False when the submission breaks a limit (the runner refuses it without a copy); a usage error
+    when the grader's user cannot read part of it."""
+    try:
+        inventory = inspect(submission, skip=_left_out(submission, out))
+    except SubmissionRefused:
+        return False
+    if inventory.unreadable:
+        shown = ", ".join(str(submission / rel) for rel in inventory.unreadable[:3])
+        raise UsageError(
+            f"cannot read {shown} (permission denied): make the submission readable by the user "
+            "running the grader (chmod -R a+rX)"
+        )
+    return True
 
 
 def grader_failure(submission: Path, seed: int, error: str) -> SubmissionResult:
@@ -101,8 +112,10 @@ def check(
         raise
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="grader-submission-") as tmp:
+        # A submission over the size limits is never copied: the runner refuses it as it is.
+        source = grading_copy(submission, out, Path(tmp)) if _readable(submission, out) else submission
         result = grade_submission(
-            grading_copy(submission, out, Path(tmp)),
+            source,
             assignments,
             seed=seed,
             sandbox_factory=sandbox_factory or factory(),
@@ -127,7 +140,7 @@ class Validation:
 def _as_submission(assignments: list[Assignment], source: dict[str, Path], root: Path) -> Path:
     for a in assignments:
         if source[a.id].is_dir():
-            shutil.copytree(source[a.id], root / a.id, symlinks=True)
+            copy_tree(source[a.id], root / a.id)
     return root
 
 

@@ -14,8 +14,9 @@ import grader
 from grader.checks import Check, CheckContext, CheckFailed
 from grader.kafka_util import KafkaView
 from grader.registry import Assignment
-from grader.results import AssignmentResult, CheckResult, Status, SubmissionResult
+from grader.results import AssignmentResult, CheckResult, Note, Status, SubmissionResult
 from grader.sandbox.base import Sandbox, SandboxFactory
+from grader.submission_files import Inventory, SubmissionRefused, inspect
 
 _DOWN_BEFORE_STUDENT = "_brokers_down_before_student"
 # A broker whose log ends in one of these died by itself (the grader's problem); one whose log just
@@ -69,9 +70,10 @@ def _cluster_damage(
     return None
 
 
-def _damage_results(checks: list[Check], message: str, details: str) -> list[CheckResult]:
-    """The checks of an assignment whose cluster student code damaged: the first fails, the rest are
-    not checked (they would only report the damage's consequences)."""
+def _first_fails(
+    checks: list[Check], message: str, details: str, *, hint: str, rest: str
+) -> list[CheckResult]:
+    """The first check fails with ``message``; the others are not checked (``rest`` says why)."""
     return [
         CheckResult(
             id=chk.id,
@@ -79,12 +81,96 @@ def _damage_results(checks: list[Check], message: str, details: str) -> list[Che
             status=Status.FAILED if i == 0 else Status.SKIPPED,
             points=0.0,
             max_points=chk.points,
-            message=message if i == 0 else _DAMAGE_SEE_FIRST,
-            hint="Leave the grader's cluster alone: use its brokers only through your topic.",
+            message=message if i == 0 else rest,
+            hint=hint,
             details=details if i == 0 else "",
+            visibility=chk.visibility,
         )
         for i, chk in enumerate(checks)
     ]
+
+
+def _damage_results(checks: list[Check], message: str, details: str) -> list[CheckResult]:
+    """The checks of an assignment whose cluster student code damaged: the first fails, the rest are
+    not checked (they would only report the damage's consequences)."""
+    return _first_fails(
+        checks,
+        message,
+        details,
+        hint="Leave the grader's cluster alone: use its brokers only through your topic.",
+        rest=_DAMAGE_SEE_FIRST,
+    )
+
+
+_REFUSED_SEE_FIRST = "not checked: the submission was not graded (see the first check)"
+
+
+def refused_result(
+    submission: Path, assignments: list[Assignment], seed: int, reason: str
+) -> SubmissionResult:
+    """A submission the grader will not copy or run (a file over the size limit, ...): the student's
+    problem, so every assignment's first check fails with ``reason`` and no sandbox is started."""
+    result = SubmissionResult(
+        submission=submission.name,
+        seed=seed,
+        grader_version=grader.__version__,
+        started_at=datetime.now(UTC),
+    )
+    for assignment in assignments:
+        try:
+            checks = assignment.checks
+        except Exception as exc:  # a broken check module stays the grader's problem
+            result.assignments.append(
+                AssignmentResult(
+                    id=assignment.id,
+                    title=assignment.spec.title,
+                    max_points=assignment.spec.points,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
+            continue
+        result.assignments.append(
+            AssignmentResult(
+                id=assignment.id,
+                title=assignment.spec.title,
+                max_points=assignment.spec.points,
+                params=assignment.spec.draw_params(seed),
+                checks=_first_fails(
+                    checks,
+                    f"the submission was not graded: {reason}",
+                    "",
+                    hint="Hand in your scripts only (like student_template/); nothing is graded until "
+                    "the submission is within the limits.",
+                    rest=_REFUSED_SEE_FIRST,
+                ),
+            )
+        )
+    return result
+
+
+def _refusal(inventory: Inventory) -> str:
+    """Why a submission that passed the size limits still cannot be graded, or ``""``."""
+    if inventory.unreadable:
+        shown = ", ".join(inventory.unreadable[:3])
+        return (
+            f"the grader cannot read {shown}{' and more' if len(inventory.unreadable) > 3 else ''} "
+            "(permission denied): make every file of the submission readable (chmod -R a+rX)"
+        )
+    return ""
+
+
+def _left_out_notes(result: SubmissionResult, inventory: Inventory) -> None:
+    """Tell each assignment which of its entries were not copied (FIFOs, sockets, devices)."""
+    if not inventory.left_out or not result.assignments:
+        return
+    for entry in inventory.left_out:
+        owner = next((a for a in result.assignments if entry.startswith(f"{a.id}/")), result.assignments[0])
+        owner.notes.append(
+            Note(
+                text=f"{entry} was left out of the grading copy: only folders, regular files and "
+                "links are graded"
+            )
+        )
 
 
 def _run_checks(assignment: Assignment, ctx: CheckContext, result: AssignmentResult) -> None:
@@ -261,8 +347,21 @@ def grade_submission(
     sandbox_factory: SandboxFactory,
     logs_dir: Path | None = None,
 ) -> SubmissionResult:
-    """Grade ``submission`` on ``assignments`` in one fresh sandbox sized for the largest of them."""
+    """Grade ``submission`` on ``assignments`` in one fresh sandbox sized for the largest of them.
+
+    A submission over the limits of :mod:`grader.submission_files` is not copied or run: its
+    result fails every assignment with the reason (the student's problem, not a grader error).
+    """
     began = time.monotonic()
+    try:
+        inventory = inspect(submission)
+        refusal = _refusal(inventory)
+    except SubmissionRefused as exc:
+        refusal = str(exc)
+    if refusal:
+        refused = refused_result(submission, assignments, seed, refusal)
+        refused.duration_s = round(time.monotonic() - began, 3)
+        return refused
     result = SubmissionResult(
         submission=submission.name,
         seed=seed,
@@ -298,6 +397,7 @@ def grade_submission(
         keep_logs = True
     finally:
         sandbox.stop(keep_logs_to=logs_dir if (keep_logs and logs_dir) else None)
+    _left_out_notes(result, inventory)
     if keep_logs and logs_dir is not None and logs_dir.is_dir() and result.assignments:
         for log in sorted(logs_dir.glob("broker-*.log")):
             result.assignments[0].logs[log.stem] = f"{logs_dir.name}/{log.name}"

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from grader.batch.safety import UnsafeArchive, is_archive, safe_extract, safe_extract_tar
 from grader.errors import UsageError
+from grader.submission_files import SubmissionRefused, copy_tree, inspect
 
 IGNORED = {".DS_Store", "__MACOSX", "Thumbs.db", "desktop.ini"}
 MAX_DEPTH = 3
@@ -117,6 +118,21 @@ def _links_out(root: Path) -> str:
     return ""
 
 
+def _over_limits(root: Path, label: str = "") -> str:
+    """Why ``root`` is not graded (a file or a total over the size limits, unreadable files), or ``""``.
+
+    Checked before the submission is copied, hashed or packed: a sparse file of 1 GiB apparent size
+    would otherwise be expanded to its full size by each of them.
+    """
+    try:
+        inventory = inspect(root, label=label)
+    except SubmissionRefused as exc:
+        return str(exc)
+    if inventory.unreadable:
+        return f"the grader cannot read {', '.join(inventory.unreadable[:3])} (permission denied)"
+    return ""
+
+
 class Intake:
     """Builds :class:`Submission` values; archives are extracted under ``work`` (inside ``--out``)."""
 
@@ -146,7 +162,11 @@ class Intake:
             for m in files:
                 dest = folder / m.name
                 if m.is_dir():
-                    shutil.copytree(m, dest, symlinks=True)
+                    refusal = _over_limits(m, label=f"{m.name}/")
+                    if refusal:
+                        sub.status, sub.note = IntakeStatus.REFUSED, f"refused: {refusal}"
+                        return sub
+                    copy_tree(m, dest)
                 elif m.is_symlink():
                     sub.status = IntakeStatus.REFUSED
                     sub.note = f"{m.name} is a link, not a file; hand in the file itself"
@@ -181,6 +201,10 @@ class Intake:
         link = _links_out(root)
         if link:
             sub.status, sub.note = IntakeStatus.REFUSED, f"refused: {link}"
+            return sub
+        refusal = _over_limits(root)
+        if refusal:
+            sub.status, sub.note = IntakeStatus.REFUSED, f"refused: {refusal}"
             return sub
         sub.root = root
         return sub

@@ -44,6 +44,7 @@ from grader.runtime.shims import Translation, install, read_translations
 from grader.runtime.spark_cds import ARCHIVE_ENV
 from grader.sandbox.output import CappedOutput
 from grader.spec import Limits
+from grader.submission_files import NOT_SUBMITTED, copy_tree
 
 LABEL = "org.grader.sandbox"
 OWNER_LABEL = "org.grader.owner"
@@ -231,26 +232,6 @@ def _release(root: Path) -> None:
     if os.path.ismount(box):
         subprocess.run(["umount", "-l", str(box)], capture_output=True, check=False)
     shutil.rmtree(root, ignore_errors=True)
-
-
-def _safe_copy(src: Path, dest: Path) -> list[str]:
-    """Copy a submission: folders, regular files and links as links (never followed); special files
-    (FIFOs, sockets, devices) are left out and named."""
-    skipped: list[str] = []
-    dest.mkdir(parents=True, exist_ok=True)
-    if not src.is_dir():
-        return skipped
-    for entry in os.scandir(src):
-        target = dest / entry.name
-        if entry.is_symlink():
-            os.symlink(os.readlink(entry.path), target)
-        elif entry.is_dir(follow_symlinks=False):
-            skipped += [f"{entry.name}/{s}" for s in _safe_copy(Path(entry.path), target)]
-        elif entry.is_file(follow_symlinks=False):
-            shutil.copy2(entry.path, target, follow_symlinks=False)
-        else:
-            skipped.append(f"{entry.name} (not a regular file)")
-    return skipped
 
 
 def _tree_size(folder: Path, cap: int) -> int:
@@ -689,7 +670,7 @@ class DockerSandbox:
         box = self.box
         box.mkdir()
         self.quota_mounted = _mount_quota(box)
-        self.skipped_files = _safe_copy(self.submission, self.workdir)
+        self.skipped_files = copy_tree(self.submission, self.workdir, skip=NOT_SUBMITTED)
         (box / "scratch").mkdir()
         for folder, dirs, files in os.walk(self.workdir):
             for name in [*dirs, *files]:

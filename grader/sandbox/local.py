@@ -36,6 +36,7 @@ from grader.runtime.spark_cds import ARCHIVE_ENV, existing_archive
 from grader.sandbox.output import CappedOutput
 from grader.spec import Limits
 from grader.student import STUDENT_LIB
+from grader.submission_files import NOT_SUBMITTED, copy_tree
 
 
 class _CappedReader(threading.Thread):
@@ -228,10 +229,8 @@ class LocalSandbox:
         become_subreaper()
         self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         try:
-            if self.submission.is_dir():
-                shutil.copytree(self.submission, self.workdir, symlinks=True)
-            else:
-                self.workdir.mkdir()
+            # Links stay links, FIFOs and devices are left out (the runner notes them).
+            copy_tree(self.submission, self.workdir, skip=NOT_SUBMITTED)
             (self._root / "home").mkdir()
             if self.cluster is None:
                 self.cluster = KafkaCluster(self.brokers, runtime=self.runtime).start()
