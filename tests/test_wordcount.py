@@ -107,6 +107,16 @@ CASES = [
             "stops_by_itself": "not a stop after the data ended: run 1 crashed (exit status",
         },
     ),
+    (
+        # Right in all but the output's shape: it ran (checkpoint commits, exit 0), the output checks say why.
+        "csv_writer",
+        {"tokenisation": F, "running_totals": F, "checkpoint_restart": S, "final_counts": F},
+        {
+            "tokenisation": "is a folder (Spark's own writers, such as df.write.csv(path)",
+            "running_totals": "write one file per micro-batch; seminar_spark.write_totals",
+            "final_counts": "in the last output file; OUTPUT_DIR/batch-",
+        },
+    ),
     ("seminar_dstream", CRASHED, {"runs": "lambda kv: kv[1]"}),
     ("seminar_kafkautils", CRASHED, {"runs": "removed in Spark 3.0"}),
     # Correct but slow: Spark's default 200 shuffle partitions; the grader waits for its progress.
@@ -206,6 +216,28 @@ def test_output_files_are_read_without_following_links_or_fifos(tmp_path):
     big = APPFILES.read_snapshot(root, "batch-000003.tsv")
     assert big.totals is None
     assert "more than" in big.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda f: (f.mkdir(), (f / "part-00000.csv").write_text("Kafka\t2\n")), "is a folder (Spark's own"),
+        (lambda f: f.write_bytes(b""), "is empty: after every micro-batch that had input"),
+        (lambda f: f.write_bytes("кафка\t1\n".encode("cp1251")), "is not UTF-8 text"),
+        (lambda f: f.write_text("Kafka,2\nkafka,1\n"), "line 1 has no tab: 'Kafka,2' (and 1 more"),
+        (lambda f: f.write_text("('Kafka', 2)\n"), "is not in the contract's shape"),
+    ],
+    ids=["folder", "empty", "cp1251", "commas", "tuples"],
+)
+def test_output_of_the_wrong_shape_has_no_totals_and_is_named(tmp_path, make, said):
+    root = tmp_path / "work"
+    make(_output(root) / "batch-000003.tsv")
+    snap = APPFILES.read_snapshot(root, "batch-000003.tsv")
+    assert snap.totals is None
+    text = APPFILES.describe_problems(snap.name, snap.problems)
+    assert text.startswith("OUTPUT_DIR/batch-000003.tsv ")
+    assert said in text
+    assert "seminar_spark.write_totals" in text
 
 
 def test_an_output_folder_replaced_by_a_link_is_not_followed(tmp_path):
@@ -419,3 +451,43 @@ def test_an_app_that_counted_nothing_and_exited_0_is_told_what_happened(query_ag
     for check in (CHECKS.tokenisation, CHECKS.running_totals, CHECKS.final_counts, CHECKS.stops_by_itself):
         assert "run 1 " in _failure(check, ctx)
         assert not [a for a in WRONG_ADVICE if a in _failure(check, ctx)]
+
+
+def _shapeless_observations(name: str = "batch-000012.tsv", problems: list[str] | None = None):
+    """A correct app (checkpoint commits, stops by itself) whose output files cannot be read as totals."""
+    obs = _early_observations(silence_s=11.2)
+    problems = problems if problems is not None else [f"cannot read {name}: it is a folder"]
+    for p in obs.phases:
+        p.snapshot, p.problems = None, list(problems)
+    for run in obs.runs:
+        run.committed = True
+    obs.final_snapshot, obs.final_file, obs.final_problems = None, name, list(problems)
+    return obs
+
+
+def test_an_app_that_ran_but_wrote_folders_passes_the_run_and_is_told_the_shape():
+    ctx = _context(_shapeless_observations())
+    CHECKS.runs.fn(ctx)  # it read Kafka, committed micro-batches and exited 0 by itself
+    CHECKS.stops_by_itself.fn(ctx)
+    for check in (CHECKS.tokenisation, CHECKS.running_totals, CHECKS.checkpoint_restart, CHECKS.final_counts):
+        said = _failure(check, ctx)
+        assert "OUTPUT_DIR/batch-000012.tsv is a folder" in said, said
+        assert "write one file per micro-batch; seminar_spark.write_totals" in said
+
+
+def test_without_checkpoint_commits_shapeless_output_is_no_evidence_that_it_ran():
+    obs = _shapeless_observations(problems=["it is empty"])
+    for run in obs.runs:
+        run.committed = False
+    said = _failure(CHECKS.runs, _context(obs))
+    assert said.startswith("no sign that the app read Kafka: CHECKPOINT_DIR shows no committed micro-batch")
+    assert "OUTPUT_DIR/batch-000012.tsv is empty" in said
+
+
+def test_output_that_is_not_the_datas_words_is_not_judged_as_tokenisation():
+    obs = _early_observations(silence_s=11.2)
+    obs.final_snapshot = {"hello": 3, "World": 1}
+    said = _failure(CHECKS.tokenisation, _context(obs))
+    assert said.startswith("nothing to check: none of the words in the output is a word of the text")
+    obs.final_snapshot = {"KAFKA ": 3, "Поток": 1}  # the data's words, badly split: judged as such
+    assert "contain whitespace" in _failure(CHECKS.tokenisation, _context(obs))

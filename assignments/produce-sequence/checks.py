@@ -35,9 +35,41 @@ def act(ctx: CheckContext) -> None:
     ctx.state.update(values=values, junk=junk, per_partition=per_partition, count=len(records))
 
 
-def _values(ctx: CheckContext) -> list[int]:
+def _records(ctx: CheckContext) -> list[int]:
+    """The numbers in the topic; fails when the topic holds no record at all."""
     ctx.expect(ctx.state["count"], f"the topic {ctx.params['TOPIC']!r} is empty: nothing was written to it")
     return ctx.state["values"]
+
+
+def _no_numbers(ctx: CheckContext) -> str:
+    """Why the topic's records are not numbers, with what they are."""
+    junk: list[str] = ctx.state["junk"]
+    found = f"the topic holds {ctx.state['count']} records but none of them is a number, e.g. {junk[:3]}"
+    if any("\x00" in j for j in junk):
+        found += (
+            " (zero bytes: in Python bytes(i) is i zero bytes, not the digits of i; send "
+            "str(i).encode() or set value_serializer=lambda v: str(v).encode())"
+        )
+    return found + ": write each number as its digits, one record per number, like seq does"
+
+
+def _subject(ctx: CheckContext, what: str) -> list[int]:
+    """The numbers of 1..N in the topic, in the order read: what the duplicates and order checks judge.
+
+    A check over nothing would pass for nothing: with no such number there is nothing to judge, and
+    the check fails saying why (e.g. records that are not numbers at all).
+    """
+    n = ctx.params["N"]
+    values = _records(ctx)
+    if not values:
+        ctx.fail(f"nothing to check {what} in: {_no_numbers(ctx)}")
+    mine = [v for v in values if 1 <= v <= n]
+    if not mine:
+        ctx.fail(
+            f"nothing to check {what} in: none of the {len(values)} numbers in the topic is in 1..{n} "
+            f"(found {preview(sorted(set(values)), 6)}); write the numbers 1..N with N from the environment"
+        )
+    return mine
 
 
 runs = runs_cleanly(2)
@@ -53,7 +85,9 @@ same_topic = topic_unchanged(0, "Write into")
 )
 def all_values(ctx: CheckContext) -> None:
     n = ctx.params["N"]
-    present = set(_values(ctx))
+    present = set(_records(ctx))
+    if not present:
+        ctx.fail(f"expected every number 1..{n} (N={n}); {_no_numbers(ctx)}")
     missing = sorted(set(range(1, n + 1)) - present)
     if missing:
         found = f"found {len(present & set(range(1, n + 1)))} of them"
@@ -69,7 +103,7 @@ def all_values(ctx: CheckContext) -> None:
     requires=["same_topic"],
 )
 def no_duplicates(ctx: CheckContext) -> None:
-    counts = Counter(_values(ctx))
+    counts = Counter(_subject(ctx, "for duplicates"))
     dupes = sorted(v for v, c in counts.items() if c > 1)
     ctx.expect(
         not dupes,
@@ -86,7 +120,7 @@ def no_duplicates(ctx: CheckContext) -> None:
 )
 def nothing_else(ctx: CheckContext) -> None:
     n = ctx.params["N"]
-    values = _values(ctx)
+    values = _records(ctx)
     outside = sorted({v for v in values if not 1 <= v <= n})
     junk = ctx.state["junk"]
     problems = []
@@ -104,9 +138,18 @@ def nothing_else(ctx: CheckContext) -> None:
     requires=["same_topic"],
 )
 def partition_order(ctx: CheckContext) -> None:
-    _values(ctx)
-    for partition, values in sorted(ctx.state["per_partition"].items()):
-        first_seen = list(dict.fromkeys(values))
+    n = ctx.params["N"]
+    _subject(ctx, "the order")
+    per_partition = {
+        partition: list(dict.fromkeys(v for v in values if 1 <= v <= n))
+        for partition, values in sorted(ctx.state["per_partition"].items())
+    }
+    if all(len(values) < 2 for values in per_partition.values()):
+        ctx.fail(
+            "nothing to check the order in: no partition holds two different numbers of 1..N "
+            f"(numbers per partition: { {p: len(v) for p, v in per_partition.items()} }); write all of 1..N"
+        )
+    for partition, first_seen in per_partition.items():
         for a, b in pairwise(first_seen):
             if b < a:
                 ctx.fail(

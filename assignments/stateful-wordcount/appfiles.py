@@ -75,6 +75,8 @@ def read_file(dir_fd: int, name: str, cap: int) -> bytes:
         raise
     try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UnsafeFile("it is a folder")
         if not stat.S_ISREG(info.st_mode):
             raise UnsafeFile("it is not a regular file")
         if info.st_size > cap:
@@ -128,11 +130,18 @@ def scan_output(root: Path, folder: str = "output") -> dict[str, FileSig]:
 
 
 def parse_totals(name: str, data: bytes) -> Snapshot:
-    """Parse ``word<TAB>count`` lines (UTF-8); problems are reported, not raised."""
+    """Parse ``word<TAB>count`` lines (UTF-8); problems are reported, not raised.
+
+    A file with no ``word<TAB>count`` line at all (empty, another encoding, other separators) has
+    no totals (None): it is not in the contract's shape, and reading it as "no words" would blame
+    the counting for a mistake in the writing.
+    """
+    if not data.strip():
+        return Snapshot(name, None, [EMPTY])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Snapshot(name, None, [f"not UTF-8: {exc}"])
+        return Snapshot(name, None, [f"{NOT_UTF8}: {exc}"])
     totals: dict[str, int] = {}
     problems: list[str] = []
     lines = text.split("\n")
@@ -152,7 +161,44 @@ def parse_totals(name: str, data: bytes) -> Snapshot:
         if word in totals:
             problems.append(f"line {number}: word {word!r} appears twice")
         totals[word] = totals.get(word, 0) + value
-    return Snapshot(name, totals, problems)
+    return Snapshot(name, totals if totals else None, problems)
+
+
+EMPTY = "it is empty"
+NOT_UTF8 = "not UTF-8"
+WRITER = "seminar_spark.write_totals(batch_df, batch_id) inside foreachBatch does"
+
+
+def describe_problems(name: str, problems: list[str]) -> str:
+    """The student's sentence for an output file that is not in the contract's shape, or ''.
+
+    ``problems`` are those of :func:`read_snapshot`: why the file could not be read, or which of
+    its lines are not ``word<TAB>count``.
+    """
+    if not problems:
+        return ""
+    path = f"OUTPUT_DIR/{name}"
+    first = problems[0].removeprefix(f"cannot read {name}: ")
+    if first == "it is a folder":
+        return (
+            f"{path} is a folder (Spark's own writers, such as df.write.csv(path), make a folder of "
+            f"part files): write one file per micro-batch; {WRITER}"
+        )
+    if first.startswith("it is a symbolic link") or first.startswith("it is not a regular file"):
+        return f"{path}: {first.removeprefix('it ')}: write a regular file; {WRITER}"
+    if first.startswith(("it has ", "it grew")):
+        return f"{path} is too large ({first.removeprefix('it ')}): write one line per word"
+    if first == EMPTY:
+        return f"{path} is empty: after every micro-batch that had input, write all totals so far; {WRITER}"
+    if first.startswith(NOT_UTF8):
+        return f"{path} is not UTF-8 text ({first}): write it with encoding='utf-8'; {WRITER}"
+    if first.startswith("cannot read"):
+        return f"{path}: {first}"
+    more = f" (and {len(problems) - 1} more such lines)" if len(problems) > 1 else ""
+    return (
+        f"{path} is not in the contract's shape: {first}{more}; write one word<TAB>count per line "
+        f"(a tab between the word and its count, no header, no quotes); {WRITER}"
+    )
 
 
 def read_snapshot(root: Path, name: str, folder: str = "output") -> Snapshot:

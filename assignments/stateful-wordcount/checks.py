@@ -237,11 +237,34 @@ def _phase_behind(phase) -> str:  # type: ignore[no-untyped-def]
     return behind_message(phase.processed, phase.written, phase.duration_s, phase.budget_s)
 
 
+def _output_shape(ctx: CheckContext) -> str:
+    """What is wrong with the shape of the newest output file that could not be read as totals
+    (a folder, empty, not UTF-8, other separators), or ''."""
+    obs = ctx.state["obs"]
+    if obs.final_snapshot is None and obs.final_file:
+        return harness.appfiles.describe_problems(obs.final_file, obs.final_problems)
+    for phase in reversed(obs.phases):
+        if phase.snapshot is None and phase.snapshot_file:
+            return harness.appfiles.describe_problems(phase.snapshot_file, phase.problems)
+    return ""
+
+
+def _also(problems: list[str], name: str | None) -> str:
+    """'; besides, OUTPUT_DIR/x: line 3 has no tab ...' for a file read in part, or ''."""
+    if not problems or name is None:
+        return ""
+    return "; besides, " + harness.appfiles.describe_problems(name, problems)
+
+
 def _nothing_to_check(ctx: CheckContext) -> str:
-    """Why there is no output to judge: a crash, an app still behind, or no output at all."""
+    """Why there is no output to judge: a crash, output of the wrong shape, an app still behind, or
+    no output at all."""
     crashed = _crash_summary(ctx)
     if crashed:
         return f"no output to check: {crashed} — see the first check"
+    shape = _output_shape(ctx)
+    if shape:
+        return f"no output to check: {shape}"
     behind = [p for p in ctx.state["obs"].phases if p.behind]
     if behind:
         return "no output to check: " + _phase_behind(behind[0])
@@ -249,6 +272,13 @@ def _nothing_to_check(ctx: CheckContext) -> str:
 
 
 # -- comparing totals ------------------------------------------------------------------------------
+
+
+def _about_the_data(found: dict[str, int], expected: dict[str, int]) -> bool:
+    """Whether ``found`` counts the grader's text at all: some word of it is a word of the text, maybe
+    with another case or with whitespace left around it (what the tokenisation check judges)."""
+    folded = {w.casefold() for w in expected}
+    return any(w.strip(" \t").casefold() in folded for w in found)
 
 
 def _lowercased(found: dict[str, int], expected: dict[str, int]) -> bool:
@@ -396,13 +426,21 @@ def runs(ctx: CheckContext) -> None:
         ctx.fail(_ended_message(ended))
     if not _observed(ctx) and ctx.state["obs"].final_snapshot is None:
         obs = ctx.state["obs"]
-        committed = any(r.counted_anything for r in obs.runs)
+        if any(r.committed for r in obs.runs):
+            # It ran: its query read Kafka and committed micro-batches, and it neither crashed nor
+            # ended at once. What it wrote is the output checks' to judge (and to name).
+            return
+        shape = _output_shape(ctx)
+        if shape:
+            ctx.fail(
+                "no sign that the app read Kafka: CHECKPOINT_DIR shows no committed micro-batch (pass "
+                f"CHECKPOINT_DIR as the query's checkpointLocation), and {shape}"
+            )
         behind = [p for p in obs.phases if p.behind]
-        if behind and not committed:
+        if behind and not any(r.counted_anything for r in obs.runs):
             ctx.fail("the app never counted anything: " + _phase_behind(behind[0]))
         ctx.fail(
-            ("its query committed micro-batches in CHECKPOINT_DIR, but " if committed else "")
-            + "the app never wrote an output file: expected OUTPUT_DIR/batch-NNNNNN.tsv after every "
+            "the app never wrote an output file: expected OUTPUT_DIR/batch-NNNNNN.tsv after every "
             "micro-batch (use foreachBatch with seminar_spark.write_totals)"
         )
 
@@ -422,6 +460,11 @@ def tokenisation(ctx: CheckContext) -> None:
         found, expected = observed[-1].snapshot, observed[-1].expected
     else:
         ctx.fail(_nothing_to_check(ctx))
+    if not _about_the_data(found, expected):
+        ctx.fail(
+            "nothing to check: none of the words in the output is a word of the text the grader wrote "
+            f"(found {sorted(found)[:6]}): count the words of the records your query reads from $TOPIC"
+        )
     problems = []
     if "" in found:
         problems.append(
@@ -471,6 +514,7 @@ def running_totals(ctx: CheckContext) -> None:
     ctx.fail(
         f"expected the totals of bursts 1..k after burst k; after {last.name} found: "
         + diff(cumulative[_k(last) - 1], _strip(last.snapshot))
+        + _also(last.problems, last.snapshot_file)
     )
 
 
@@ -490,7 +534,11 @@ def checkpoint_restart(ctx: CheckContext) -> None:
             ctx.fail(f"after the restart the app wrote no output: {crashed} — see the first check")
         if phase is not None and phase.behind:
             ctx.fail("after the restart: " + _phase_behind(phase))
-        ctx.fail("after the restart the app wrote no output for the data that arrived while it was down")
+        shape = _output_shape(ctx)
+        ctx.fail(
+            "after the restart the app wrote no output for the data that arrived while it was down"
+            + (f": {shape}" if shape else "")
+        )
     alone, cumulative = app_expectations(ctx)
     found = _strip(phase.snapshot)
     want = cumulative[2]
@@ -531,6 +579,9 @@ def final_counts(ctx: CheckContext) -> None:
     if final is None:
         crashed = _crash_summary(ctx)
         written = [p.name for p in _observed(ctx)]
+        shape = "" if crashed else _output_shape(ctx)
+        if shape:
+            ctx.fail(f"expected the totals of all {bursts} bursts in the last output file; {shape}")
         ctx.fail(
             f"expected the totals of all {bursts} bursts in the last output file; the final run wrote none"
             + (f": {crashed} — see the first check" if crashed else "")
@@ -555,6 +606,7 @@ def final_counts(ctx: CheckContext) -> None:
     ctx.fail(
         f"expected the exact totals of all bursts in the last output file ({obs.final_file}): "
         + diff(expected, final)
+        + _also(obs.final_problems, obs.final_file)
     )
 
 

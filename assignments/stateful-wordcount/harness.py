@@ -263,6 +263,7 @@ class RunObservation:
     killed: bool = False  # did not exit by itself in time; killed by the grader
     start_error: str | None = None
     counted_anything: bool = False  # this run committed a batch or wrote an output file
+    committed: bool = False  # this run's query committed a micro-batch in CHECKPOINT_DIR (it read Kafka)
     written_at_exit: int | None = None  # records in the topic when it exited by itself
     processed_at_exit: int | None = None  # of those, counted (checkpoint), None if unknown
     silence_s: float | None = None  # its last counted rows -> its exit by itself
@@ -401,6 +402,8 @@ class _Timeline:
         """Remember whether the current run has counted anything (a new commit or output file)."""
         assert self.run is not None
         committed = progress is not None and progress.batch > self.run_first_batch
+        if committed:
+            self.run.committed = True
         if committed or self.first_output_at is not None:
             self.run.counted_anything = True
 
