@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -39,6 +40,45 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _whole(text: str, least: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; {what}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} is too small; {what}")
+    return value
+
+
+def seed_value(text: str) -> int:
+    """``--seed``, ``--course-seed``: a whole number >= 0 (what the reports print to re-run with)."""
+    return _whole(text, 0, "pass a seed >= 0, e.g. one printed in a report")
+
+
+def count_value(text: str) -> int:
+    """``--brokers``, ``--jobs``: a whole number >= 1."""
+    return _whole(text, 1, "pass 1 or more")
+
+
+def port_value(text: str) -> int:
+    """``--port``: a TCP port."""
+    value = _whole(text, 1, "pass a port from 1 to 65535")
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is too large; pass a port from 1 to 65535")
+    return value
+
+
+def seconds_value(text: str) -> float:
+    """``--timeout``: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; pass seconds > 0, e.g. 600") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a time limit; pass seconds > 0, e.g. 600")
+    return value
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
     from grader.runtime.cluster import class_archive
     from grader.runtime.jars import ensure_runtime
@@ -60,9 +100,19 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_cluster_up(args: argparse.Namespace) -> int:
-    from grader.runtime.cluster import KafkaCluster
+    from grader.runtime.cluster import MAX_VOTERS, KafkaCluster
     from grader.runtime.jars import ensure_runtime
     from grader.runtime.shims import install
+
+    if args.port is not None:
+        # Brokers listen on PORT.., their controllers on PORT+100..: all of them must be ports.
+        last = max(args.port + args.brokers - 1, args.port + 100 + min(args.brokers, MAX_VOTERS) - 1)
+        if last > 65535:
+            raise UsageError(
+                f"--port {args.port} with {args.brokers} broker(s) needs ports up to {last} "
+                f"(brokers from {args.port}, controllers from {args.port + 100}); "
+                f"pass --port {65535 - last + args.port} or lower"
+            )
 
     # Installed here rather than inherited: a 'grader cluster up &' started from a script (or any
     # background job of a non-interactive shell) begins with SIGINT ignored, and Ctrl-C, kill -INT,
@@ -182,14 +232,62 @@ def _print_result(result, paths: dict[str, Path], verbosity: int = 0) -> None:  
             print(f"{kind}: {path}")
 
 
+def _assignment_ids(selected: list[str] | None) -> list[str]:
+    """The course's assignment ids; an unknown ``-a`` is a usage error before anything is written.
+
+    A broken course set-up gives no ids: the command itself reports it (for a platform, in its
+    results file), so it is not raised here.
+    """
+    from grader.registry import discover, select
+
+    try:
+        select(selected)
+        return [a.id for a in discover()]
+    except UsageError:
+        raise
+    except GraderError:
+        return []
+
+
+SUBMISSION_HINT = "pass the folder that holds topic-create/, produce-sequence/, ..."
+
+
+def _check_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """``grader check``'s submission and report folder, validated before any grading starts."""
+    from grader import api
+    from grader.paths import input_folder, output_folder, writable_layout
+    from grader.report import default_out_for, report_targets
+    from grader.results import SCHEMA_FILE
+
+    submission = input_folder(Path(args.submission), hint=SUBMISSION_HINT, walk=True, skip=api.NOT_SUBMITTED)
+    default = default_out_for(args.format) or api.default_out(submission)
+    out = Path(args.out) if args.out else default
+    targets = report_targets(args.format, out)  # a clash of file names: before anything is created
+    files = [t.relative_to(out) for t in targets.values()]
+    if "json" in targets:
+        files.append(targets["json"].relative_to(out).parent / SCHEMA_FILE)
+    output_folder(
+        out,
+        "--out",
+        submission,
+        given=bool(args.out),
+        default=default,
+        writes=[*files, "logs"],
+        assignment_ids=_assignment_ids(args.assignment),
+    )
+    writable_layout(out, files=files, folders=["logs"], option="--out")
+    return submission, out
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from grader import api
     from grader.sandbox import factory
 
+    submission, out = _check_paths(args)
     result, paths = api.check(
-        Path(args.submission),
+        submission,
         args.assignment,
-        out=Path(args.out) if args.out else None,
+        out=out,
         seed=args.seed,
         sandbox_factory=factory(args.sandbox),
         formats=args.format,
@@ -203,12 +301,18 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from grader import api
+    from grader.paths import input_folder, output_folder
     from grader.sandbox import factory
 
     if args.references:
-        if not Path(args.references).is_dir():
-            raise UsageError(f"--references {args.references} is not a folder (one <assignment id>/ each)")
-        os.environ["GRADER_REFERENCES"] = str(Path(args.references).resolve())
+        references = input_folder(
+            Path(args.references),
+            "--references",
+            hint="pass the course-private folder with one <assignment id>/ reference solution each",
+        )
+        os.environ["GRADER_REFERENCES"] = str(references.resolve())
+    if args.out:
+        output_folder(Path(args.out), "--out")
 
     report = api.validate(
         args.assignment,
@@ -224,6 +328,58 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
+BATCH_SOURCE_HINT = "pass the folder or zip with the class's submissions"
+
+
+def _batch_paths(args: argparse.Namespace) -> tuple[Path, Path | None, Path]:
+    """``grader batch``'s submissions, roster and output folder, validated before any work starts.
+
+    ``--out`` may hold an earlier run (``--resume``): only a non-folder or an unwritable one is
+    refused, and one that overlaps the submissions.
+    """
+    from grader.batch.intake import is_archive
+    from grader.batch.run import WORK_DIR
+    from grader.paths import READABLE_FIX, input_file, input_folder, is_inside, kind, output_folder
+
+    source = Path(args.submissions)
+    source_kind = kind(source, str(source), READABLE_FIX)
+    if source_kind in ("missing", "dangling"):
+        raise UsageError(f"{source} does not exist; {BATCH_SOURCE_HINT}")
+    if source_kind == "dir":
+        input_folder(source, hint=BATCH_SOURCE_HINT)
+    else:
+        input_file(source, "", what="zip or tar archive", hint=BATCH_SOURCE_HINT)
+        if not is_archive(source):
+            raise UsageError(f"{source} is neither a folder nor a zip/tar archive of submissions")
+    roster = None
+    if args.roster:
+        roster = input_file(
+            Path(args.roster),
+            "--roster",
+            what="CSV file",
+            hint="pass the class roster as CSV (UTF-8) with id, name, email, login columns",
+            encoding="utf-8-sig",
+        )
+    out = Path(args.out)
+    if source_kind == "dir" and out.resolve() == source.resolve():
+        raise UsageError(
+            f"--out {out} is the submissions folder: the batch would replace the students' folders "
+            "with their reports; pass a folder outside it"
+        )
+    if source_kind == "dir" and is_inside(out, source):
+        raise UsageError(
+            f"--out {out} is inside the submissions folder {source}: it would be graded as one more "
+            "student's submission; pass a folder outside it"
+        )
+    if is_inside(source, out) and not (source_kind != "dir" and source.resolve().parent == out.resolve()):
+        raise UsageError(
+            f"the submissions {source} are inside --out {out}, where the batch rewrites one folder "
+            f"per student and empties {WORK_DIR}/ at every start; keep the submissions outside --out"
+        )
+    output_folder(out, "--out")
+    return source, roster, out
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     from datetime import datetime
 
@@ -234,11 +390,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
         deadline = datetime.fromisoformat(args.deadline) if args.deadline else None
     except ValueError as exc:
         raise UsageError(f"--deadline {args.deadline!r}: use ISO 8601, e.g. 2026-12-01T23:59+01:00") from exc
+    source, roster, out = _batch_paths(args)
     opts = BatchOptions(
-        source=Path(args.submissions),
-        out=Path(args.out),
+        source=source,
+        out=out,
         assignment_ids=args.assignment,
-        roster=Path(args.roster) if args.roster else None,
+        roster=roster,
         jobs=args.jobs,
         sandbox=args.sandbox,
         resume=args.resume,
@@ -271,8 +428,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_package_gradescope(args: argparse.Namespace) -> int:
     from grader.package.gradescope import build_package
+    from grader.paths import output_file
 
-    built = build_package(Path(args.out), args.assignment)
+    out = output_file(Path(args.out), "--out", what="zip file", example="autograder.zip")
+    built = build_package(out, args.assignment)
     names = ", ".join(built.assignments)
     print(f"Gradescope autograder: {built.path} ({built.size_kb} KiB; assignments: {names})")
     print("Upload it as the assignment's autograder (see README: 'Gradescope').")
@@ -338,8 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cluster", help="a practice Kafka cluster like the seminar's")
     csub = p.add_subparsers(dest="cluster_command", required=True, parser_class=_Parser)
     up = csub.add_parser("up", help="start N brokers until Ctrl-C")
-    up.add_argument("--brokers", type=int, default=3, help="number of brokers (default 3)")
-    up.add_argument("--port", type=int, default=None, help="first broker port (default: free ports)")
+    up.add_argument("--brokers", type=count_value, default=3, help="number of brokers (default 3)")
+    up.add_argument("--port", type=port_value, default=None, help="first broker port (default: free ports)")
     up.add_argument("--for-seconds", type=float, default=None, help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_cluster_up)
 
@@ -351,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submission", help="folder with one sub-folder per assignment (like student_template/)")
     p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--out", help="report folder (default reports/<submission name>)")
-    p.add_argument("--seed", type=int, help="parameter seed (default: random; printed in the report)")
+    p.add_argument("--seed", type=seed_value, help="parameter seed (default: random; printed in the report)")
     p.add_argument(
         "--format",
         action="append",
@@ -369,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="course CI: references get full marks, template stubs get zero")
     p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--out", help="also write the reports here")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=seed_value, help="parameter seed (default: random)")
     p.add_argument(
         "--references",
         help="course-private folder with one <assignment id>/ reference solution each "
@@ -409,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (reports, gradebook.csv, index.html)")
     p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--roster", help="CSV with id, name, email, login columns to join")
-    p.add_argument("--jobs", type=int, help="sandboxes at once (default: what memory and CPUs allow)")
+    p.add_argument("--jobs", type=count_value, help="sandboxes at once (default: what memory and CPUs allow)")
     p.add_argument(
         "--resume",
         action="store_true",
@@ -422,11 +581,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--course-seed",
-        type=int,
+        type=seed_value,
         help="seed from which each student's parameters derive (default: the one in --out, else new)",
     )
     p.add_argument("--deadline", help="GitHub Classroom: grade the last commit before this ISO time")
-    p.add_argument("--timeout", type=float, help="wall-clock limit per submission in seconds")
+    p.add_argument("--timeout", type=seconds_value, help="wall-clock limit per submission in seconds")
     p.add_argument(
         "--layout",
         default="auto",
