@@ -73,7 +73,7 @@ def _cluster_damage(
 def _first_fails(
     checks: list[Check], message: str, details: str, *, hint: str, rest: str
 ) -> list[CheckResult]:
-    """The first check fails with ``message``; the others are not checked (``rest`` says why)."""
+    """The first check fails with ``message`` and ``hint``; the others are not checked (``rest`` says why)."""
     return [
         CheckResult(
             id=chk.id,
@@ -82,7 +82,7 @@ def _first_fails(
             points=0.0,
             max_points=chk.points,
             message=message if i == 0 else rest,
-            hint=hint,
+            hint=hint if i == 0 else "",
             details=details if i == 0 else "",
             visibility=chk.visibility,
         )

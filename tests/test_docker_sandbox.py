@@ -124,6 +124,27 @@ def test_references_get_full_marks_in_docker(docker_ready, tmp_path, assignment_
     assert res.points == res.max_points, {c.id: c.message for c in res.checks}
 
 
+def test_a_submissions_odd_files_are_its_own_in_docker(docker_ready, tmp_path):
+    """A FIFO is left out of the container's copy (named in a note) and grading goes on; a sparse giant
+    is refused before any container exists (a failed check, not a grader error)."""
+    (a,) = select(["topic-create"])
+    submission = tmp_path / "submission"
+    shutil.copytree(a.reference, submission / a.id)
+    os.mkfifo(submission / a.id / "pipe")
+    result = grade_submission(submission, [a], seed=11, sandbox_factory=_docker_factory)
+    (res,) = result.assignments
+    assert res.points == res.max_points, {c.id: c.message for c in res.checks}
+    assert any("topic-create/pipe (a named pipe) was left out" in n.text for n in res.notes)
+    with (submission / a.id / "core").open("wb") as f:
+        f.truncate(1 << 30)
+    refused = grade_submission(submission, [a], seed=11, sandbox_factory=_docker_factory)
+    assert not refused.has_error
+    assert refused.assignments[0].checks[0].message.startswith(
+        "the submission was not graded: topic-create/core is 1 GiB"
+    )
+    assert _leftovers() == ([], [], [])
+
+
 WORDCOUNT_IN_DOCKER = ["reference", "per_batch", "import_error"]
 
 
