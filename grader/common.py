@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 
 from grader.checks import Check, CheckContext, check
 from grader.kafka_util import TopicInfo
 from grader.results import ExecRecord
+from grader.waiting import WaitTimeout, poll_until
 
 
 def tail(text: str, lines: int = 12) -> str:
@@ -107,12 +107,15 @@ def topic_snapshot(ctx: CheckContext, key: str, wait_s: float = 0.0) -> None:
     ``wait_s``: how long to wait for a topic the grader just created to show in the metadata (the
     controller accepts a creation before every broker knows it).
     """
-    deadline = time.monotonic() + wait_s
-    info = ctx.kafka.describe_topic(ctx.params["TOPIC"])
-    while (info is None or not info.partitions) and time.monotonic() < deadline:
-        time.sleep(0.1)
+
+    def described() -> TopicInfo | None:
         info = ctx.kafka.describe_topic(ctx.params["TOPIC"])
-    ctx.state[key] = info
+        return info if info is not None and info.partitions else None
+
+    try:
+        ctx.state[key] = poll_until(described, timeout=wait_s, what=f"topic {ctx.params['TOPIC']!r}")
+    except WaitTimeout:
+        ctx.state[key] = ctx.kafka.describe_topic(ctx.params["TOPIC"])
 
 
 def _layout(info: TopicInfo) -> str:

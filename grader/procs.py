@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 
 import psutil
 
+from grader.waiting import wait_while
+
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _libc = None
@@ -46,9 +48,7 @@ def kill_group(proc: subprocess.Popen, grace: float = 0.0) -> None:
     if proc.poll() is None and grace > 0:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_while(lambda: proc.poll() is None, timeout=grace)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -128,9 +128,7 @@ def kill_tree(
         for p in descendants(proc.pid):
             with contextlib.suppress(psutil.Error):
                 p.terminate()
-        deadline = time.monotonic() + grace
-        while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_while(lambda: proc.poll() is None, timeout=grace)
     spared = {proc.pid, *spare}
     killed: dict[int, psutil.Process] = {}
     candidates = [p for p in known if _alive(p)]
@@ -170,19 +168,20 @@ def _reap_orphans(sessions: set[int], spare: set[int]) -> None:
     """Collect the exit status of our zombie children that were re-parented to us from a killed
     tree (their pid or session is in ``sessions``); as subreaper nobody else would, and they would
     stay zombies. Children we started ourselves (``spare``, any Popen) are in other sessions."""
-    deadline = time.monotonic() + 1.0
-    while True:
-        pending = []
+
+    def pending() -> bool:
+        """Reap what has exited; whether some of them still run."""
+        waiting = False
         with contextlib.suppress(psutil.Error):
             for child in psutil.Process().children():
                 if child.pid in spare or not (child.pid in sessions or _session(child.pid) in sessions):
                     continue
                 with contextlib.suppress(ChildProcessError, OSError):
                     if not os.waitpid(child.pid, os.WNOHANG)[0]:
-                        pending.append(child.pid)
-        if not pending or time.monotonic() > deadline:
-            return
-        time.sleep(0.01)
+                        waiting = True
+        return waiting
+
+    wait_while(pending, timeout=1.0, interval=0.01)
 
 
 class _Registry:

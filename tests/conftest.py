@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from grader.procs import kill_group
 from grader.runtime.cluster import KafkaCluster
 from grader.runtime.shims import Translation, install, read_translations
+from grader.waiting import WaitTimeout, poll_until
 
 # Tests pick their sandbox explicitly; the CLI's "auto" would otherwise depend on whether this machine
 # happens to have a docker engine and image (the docker tests ask for --sandbox docker themselves).
@@ -184,17 +184,7 @@ def wait_until(probe: Callable[[], T | None], what: str, timeout: float = 45.0, 
     """Call ``probe`` until it returns something truthy; exceptions count as "not yet".
 
     Fails the test after ``timeout`` seconds with the last value or exception seen."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = probe()
-        except Exception as exc:
-            value, last = None, exc
-        else:
-            last = value
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
+    try:
+        return poll_until(probe, timeout=timeout, interval=interval, what=what, retry_on=(Exception,))
+    except WaitTimeout as exc:
+        pytest.fail(str(exc))

@@ -18,7 +18,6 @@ never in a loop. Workers with another grader or assignment version refuse the jo
 from __future__ import annotations
 
 import tempfile
-import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -28,6 +27,7 @@ from typing import Any
 from grader.batch.executor import DEFAULT_RUNNER, Event, Finished, LocalExecutor, Started
 from grader.batch.jobs import GradeJob, JobResult, JobStatus, pack_tree
 from grader.errors import GraderError, UsageError
+from grader.waiting import WaitTimeout, poll_until
 
 RESOURCE = "sandbox"
 CONNECT_TIMEOUT_S = 30.0
@@ -74,13 +74,15 @@ class DaskExecutor:
 
     def _slots(self) -> int:
         """Sum of the ``sandbox`` resources the connected workers declare (waits for the first one)."""
-        deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        while True:
+
+        def declared() -> int:
             workers = self.client.scheduler_info().get("workers", {})
-            slots = int(sum(w.get("resources", {}).get(RESOURCE, 0) for w in workers.values()))
-            if slots or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+            return int(sum(w.get("resources", {}).get(RESOURCE, 0) for w in workers.values()))
+
+        try:
+            slots = poll_until(declared, timeout=CONNECT_TIMEOUT_S, interval=0.5, what="a sandbox worker")
+        except WaitTimeout:
+            slots = 0
         if not slots:
             raise UsageError(
                 f"no worker of the Dask cluster at {self.address} declares a '{RESOURCE}' resource; "

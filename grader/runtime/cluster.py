@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import contextlib
 import hashlib
 import os
 import random
@@ -32,6 +31,7 @@ from types import TracebackType
 from grader.errors import ClusterStartError
 from grader.procs import child_setup, free_port, kill_group, port_in_use, registry
 from grader.runtime.jars import Runtime, cache_root, ensure_runtime
+from grader.waiting import WaitTimeout, poll_until
 
 HOST = "127.0.0.1"
 MAX_VOTERS = 3
@@ -335,25 +335,26 @@ class KafkaCluster:
         if node.alive():
             return
         self._launch(node)
-        deadline = time.monotonic() + timeout
         from grader.kafka_util import admin_client, registered_brokers
 
-        while time.monotonic() < deadline:
+        def registered() -> bool:
             self._raise_if_dead([node])
-            with contextlib.suppress(Exception):
-                # Ask the restarted broker itself: the others still list the killed incarnation as
-                # registered until its session times out, and a broker serves requests only once
-                # it has caught up with the metadata and is unfenced.
+            # Ask the restarted broker itself: the others still list the killed incarnation as
+            # registered until its session times out, and a broker serves requests only once it
+            # has caught up with the metadata and is unfenced.
+            try:
                 admin = admin_client(node.address, connect_timeout_ms=CONNECT_POLL_MS)
                 try:
-                    if broker_id in registered_brokers(admin):
-                        return
+                    return broker_id in registered_brokers(admin)
                 finally:
                     admin.close()
-            time.sleep(0.3)
-        raise ClusterStartError(
-            f"broker {broker_id} did not re-register within {timeout:.0f} s:\n{node.log_tail()}"
-        )
+            except Exception:  # not reachable yet: any client error means "try again"
+                return False
+
+        try:
+            poll_until(registered, timeout=timeout, interval=0.3, what=f"broker {broker_id} re-registering")
+        except WaitTimeout as exc:
+            raise ClusterStartError(f"{exc}:\n{node.log_tail()}") from exc
 
     # -- internals -----------------------------------------------------------------------------
 

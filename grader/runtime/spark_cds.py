@@ -26,6 +26,7 @@ import psutil
 from grader.procs import kill_group
 from grader.runtime.jars import Runtime, cache_root, pyspark_jars_dir, pyspark_version
 from grader.student import STUDENT_LIB
+from grader.waiting import wait_while
 
 ARCHIVE_ENV = "SPARK_CDS_ARCHIVE"
 
@@ -119,12 +120,12 @@ def build_archive(
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout_s
+        began = time.monotonic()
         try:
             code = proc.wait(timeout=timeout_s)
             # The driver JVM outlives the Python process by a moment: it writes the archive as it exits.
-            while _group_alive(proc.pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            left = timeout_s - (time.monotonic() - began)
+            wait_while(lambda: _group_alive(proc.pid), timeout=left, interval=0.1)
         finally:
             kill_group(proc)  # also Spark's JVM and Python workers, on a time-out or Ctrl-C
         if code != 0 or not partial.is_file():
