@@ -73,43 +73,8 @@ MAX_LIFETIME_S = 3 * 3600
 """The container stops by itself after this long, whatever happens to the grader."""
 RUN_MARKER_ENV = "GRADER_RUN"
 """Each run's own value in its environment: while runs overlap, ending one spares the others'."""
-_KILL_EXCEPT = r"""
-import os, signal, sys
-sig, spare, me = int(sys.argv[1]), set(sys.argv[2:]), os.getpid()
-uid = os.getuid()
-def victims():
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) in (me, os.getppid()):
-            continue
-        try:
-            with open(f"/proc/{name}/status") as fh:
-                status = dict(line.split(":", 1) for line in fh if ":" in line)
-            if int(status["Uid"].split()[0]) != uid or status["State"].strip().startswith("Z"):
-                continue
-            if status["Name"].strip().startswith("runc:"):
-                continue  # a run being started right now (runc's init, not yet its command)
-            with open(f"/proc/{name}/environ", "rb") as fh:
-                env = fh.read().split(b"\0")
-        except (OSError, KeyError, ValueError):
-            env = []  # unreadable (not dumpable, or gone): not shown to belong to a spared run
-        runs = {e.split(b"=", 1)[1].decode(errors="replace") for e in env if e.startswith(b"GRADER_RUN=")}
-        if not runs & spare:
-            yield int(name)
-for _ in range(1 if sig != signal.SIGKILL else 50):
-    found = list(victims())
-    for pid in found:
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            pass
-    if not found:
-        break
-"""
-"""Run as the student's user: signal its processes except those of the runs named (their marker).
-
-A process that hides its marker (clears its environment, or is not dumpable) counts as the ending
-run's; one that renames itself like runc's init is spared like a run being born, but only until
-the end of the last run still going (``kill -1`` then, and the container's removal in any case)."""
+RUN_KILLER = "/opt/grader/python/grader/runtime/run_killer.py"
+"""Run as the student's user to end one run while others go on (see ``grader.runtime.run_killer``)."""
 COURSE_HOSTS = (*(f"mipt-node0{i}.atp-fivt.org" for i in range(1, 9)), "mipt-master.atp-fivt.org")
 """The seminar's cluster host names: inside the container they resolve to the sandbox's own brokers."""
 
@@ -627,7 +592,7 @@ class DockerSandbox:
         number = {"TERM": 15, "KILL": 9}[sig]
         with contextlib.suppress(Exception):
             self.container.exec_run(
-                [IMAGE_PYTHON, "-I", "-c", _KILL_EXCEPT, str(number), *others], user=f"{self.uid}:{self.uid}"
+                [IMAGE_PYTHON, "-I", RUN_KILLER, str(number), *others], user=f"{self.uid}:{self.uid}"
             )
 
     def signal_student(self, sig: str) -> None:
