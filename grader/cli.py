@@ -9,25 +9,11 @@ import signal
 import sys
 import tempfile
 import time
-from enum import IntEnum
 from pathlib import Path
 
-from grader.errors import GraderError, UsageError
+from grader.errors import ExitCode, GraderError, UsageError
 
-
-class ExitCode(IntEnum):
-    """Exit statuses that CI can act on."""
-
-    OK = 0
-    """Everything passed (full marks)."""
-    FAILED = 1
-    """Some checks failed: the student's work is not complete."""
-    INTERRUPTED = 2
-    """Stopped by Ctrl-C or SIGTERM (everything started was cleaned up)."""
-    GRADER_ERROR = 3
-    """The grader, its runtime or a spec is broken: not the student's fault."""
-    USAGE = 4
-    """Wrong command line or path."""
+__all__ = ["ExitCode", "build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -467,9 +453,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _sandbox_option(p: argparse.ArgumentParser) -> None:
+    from grader.sandbox import KINDS
+
     p.add_argument(
         "--sandbox",
-        choices=["auto", "docker", "local"],
+        choices=list(KINDS),
         default=os.environ.get("GRADER_SANDBOX", "auto"),
         help="where student code runs: docker (a fresh locked-down container per submission), local "
         "(processes of your user, unisolated) or auto (docker when the engine and the grading image "
@@ -478,6 +466,10 @@ def _sandbox_option(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; the choices come from what the grader has (formats, sandboxes, layouts)."""
+    from grader.batch.intake import LAYOUTS
+    from grader.report import FORMATS
+
     parser = _Parser(
         prog="grader",
         description="Grades the Kafka + Spark Streaming seminar's assignments "
@@ -514,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         action="append",
-        choices=["html", "json", "gradescope", "prairielearn", "junit", "classroom", "summary"],
+        choices=list(FORMATS),
         help="write only this report under its platform's file name (repeatable); gradescope or "
         "prairielearn alone default --out to the platform's folder (/autograder/results, /grade/results)",
     )
@@ -589,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--layout",
         default="auto",
-        choices=["auto", "folders", "zips", "moodle", "canvas", "gradescope", "github"],
+        choices=["auto", *LAYOUTS],
     )
     p.add_argument("--scheduler", help="grade on a Dask cluster at this address (tcp://HOST:8786)")
     _sandbox_option(p)
@@ -609,11 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: stopped every process and removed temp files", file=sys.stderr)
         return ExitCode.INTERRUPTED
-    except UsageError as exc:
+    except GraderError as exc:  # each error class knows its exit status (usage 4, grader error 3)
         print(f"grader: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
-    except GraderError as exc:
-        print(f"grader: {exc}", file=sys.stderr)
-        return ExitCode.GRADER_ERROR
+        return int(exc.exit_code)
     finally:
         sys.stdout.flush()

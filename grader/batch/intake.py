@@ -40,6 +40,8 @@ from grader.submission_files import SubmissionRefused, copy_tree, inspect
 
 IGNORED = {".DS_Store", "__MACOSX", "Thumbs.db", "desktop.ini"}
 MAX_DEPTH = 3
+LAYOUTS = ("folders", "zips", "moodle", "canvas", "gradescope", "github")
+"""The class download layouts ``--layout`` may force (``auto`` recognises them)."""
 _MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?:file|onlinetext)_?(?P<rest>.*)$")
 _CANVAS = re.compile(r"^(?P<login>[^_]+)(?:_LATE)?_(?P<uid>\d+)_(?P<subid>\d+)_(?P<rest>.+)$")
 _UNSAFE_KEY = re.compile(r"[^A-Za-z0-9._@-]+")
@@ -409,6 +411,7 @@ def collect(
         "gradescope": intake.gradescope,
         "github": intake.github,
     }
+    assert set(methods) == set(LAYOUTS)
     if layout not in methods:
         raise UsageError(f"unknown layout {layout!r}; choose one of auto, {', '.join(methods)}")
     subs = methods[layout](download)
