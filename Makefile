@@ -39,11 +39,14 @@ demo: setup
 
 test: setup docker
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python scripts/mypy-assignments.py
 	$(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/mypy-assignments.py
 
 bench: setup
 	$(BIN)/python bench/cluster_startup.py

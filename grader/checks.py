@@ -12,7 +12,8 @@ student's fault) through ``ctx.fail``/``ctx.expect``, and any other exception is
 
 A check module may also define ``prepare(ctx)`` (set the stage before student code runs, e.g.
 create and fill a topic) and ``act(ctx)`` (run the student's code; the default runs the
-entrypoint once). Checks run in definition order after ``act``.
+entrypoint once and keeps its record under :data:`RUN`). Checks run in definition order after
+``act``. Assignment code imports all this from :mod:`grader.content`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ from grader.results import ExecRecord, Note, Visibility
 from grader.runtime.shims import ASSIGNMENT_ENV
 from grader.sandbox.base import Sandbox, SandboxProcess
 from grader.spec import AssignmentSpec, RunSecret
+from grader.state import Stash, StateKey
+
+RUN = StateKey[ExecRecord | None]("run")
+"""The entrypoint's run (None: there was no entrypoint); the default ``act`` sets it."""
+TIMINGS = StateKey[dict[str, float]]("timings")
+"""Extra phases (seconds by name) an assignment measured; the runner adds them to the result's timings."""
+STUDENT_SECONDS = StateKey[float]("student_seconds")
+"""Time spent in the student's processes that ``ctx.runs`` does not record (e.g. a streaming app's)."""
 
 
 class CheckFailed(Exception):
@@ -102,7 +111,8 @@ class CheckContext:
     params: dict[str, Any]
     sandbox: Sandbox
     kafka: KafkaView
-    state: dict[str, Any] = field(default_factory=dict)
+    state: Stash = field(default_factory=Stash)
+    """What ``prepare``/``act`` leave for the checks, by typed :class:`StateKey`."""
     runs: list[ExecRecord] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)

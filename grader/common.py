@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from grader.checks import Check, CheckContext, check
+from grader.checks import RUN, Check, CheckContext, check
 from grader.kafka_util import TopicInfo
 from grader.results import ExecRecord
+from grader.state import StateKey
 from grader.waiting import WaitTimeout, poll_until
 
 
@@ -63,9 +64,15 @@ def known_error_hint(text: str) -> str:
     return ""
 
 
+TOPIC_BEFORE = StateKey[TopicInfo | None]("topic_before")
+"""``$TOPIC`` as the grader prepared it, just before the student's code ran (see :func:`topic_snapshot`)."""
+TOPIC_AFTER = StateKey[TopicInfo | None]("topic_after")
+"""``$TOPIC`` right after the student's code ran."""
+
+
 def runs_cleanly(
     points: float,
-    state_key: str = "run",
+    key: StateKey[ExecRecord | None] = RUN,
     title: str = "Script runs as is and ends by itself with exit status 0",
 ) -> Check:
     """A check: the entrypoint exists, runs as is (shebang, +x) and its run exited 0 within the limit."""
@@ -79,7 +86,7 @@ def runs_cleanly(
     )
     def runs_cleanly(ctx: CheckContext) -> None:
         entry = ctx.entrypoint()
-        record: ExecRecord | None = ctx.state.get(state_key)
+        record = ctx.state.get(key)
         if entry is None or record is None:
             ctx.fail(ctx.missing_entrypoint_message())
         problems = []
@@ -101,7 +108,7 @@ def runs_cleanly(
     return runs_cleanly
 
 
-def topic_snapshot(ctx: CheckContext, key: str, wait_s: float = 0.0) -> None:
+def topic_snapshot(ctx: CheckContext, key: StateKey[TopicInfo | None], wait_s: float = 0.0) -> None:
     """Remember the layout and id of ``$TOPIC`` under ``ctx.state[key]`` (None if it does not exist).
 
     ``wait_s``: how long to wait for a topic the grader just created to show in the metadata (the
@@ -124,7 +131,7 @@ def _layout(info: TopicInfo) -> str:
 
 
 def topic_unchanged(points: float, action: str) -> Check:
-    """A check: the topic the grader prepared (snapshots ``topic_before``/``topic_after``) is the same
+    """A check: the topic the grader prepared (snapshots :data:`TOPIC_BEFORE`/:data:`TOPIC_AFTER`) is the same
     object after the student's run: same topic id, partitions and replication factor.
 
     Usually worth 0 points and required by the checks that read the topic: a script that replaces
@@ -140,8 +147,7 @@ def topic_unchanged(points: float, action: str) -> Check:
     )
     def same_topic(ctx: CheckContext) -> None:
         topic = ctx.params["TOPIC"]
-        before: TopicInfo | None = ctx.state["topic_before"]
-        after: TopicInfo | None = ctx.state["topic_after"]
+        before, after = ctx.state[TOPIC_BEFORE], ctx.state[TOPIC_AFTER]
         assert before is not None, "the grader's prepared topic was missing before the student's run"
         expected = f"expected the topic {topic!r} to stay as the grader created it ({_layout(before)})"
         if after is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -44,6 +46,45 @@ def template_root() -> Path:
     return Path(os.environ.get("GRADER_TEMPLATE", REPO_ROOT / "student_template"))
 
 
+PACKAGE_ROOT = "grader_course"
+"""Assignment folders are imported as sub-packages of this (a name no installed package uses)."""
+
+
+def package_name(assignment_id: str) -> str:
+    """``topic-create`` -> ``grader_course.topic_create``."""
+    return f"{PACKAGE_ROOT}.{assignment_id.replace('-', '_')}"
+
+
+def load_package(folder: Path, name: str) -> ModuleType:
+    """Import ``folder`` (no ``__init__.py`` needed) as the package ``name``; its modules import each
+    other relatively. A package of that name from another folder (another course checkout) is
+    forgotten first, with its modules."""
+    root = sys.modules.get(PACKAGE_ROOT)
+    if root is None:
+        root = ModuleType(PACKAGE_ROOT, "The course's assignment folders, imported by grader.registry.")
+        root.__path__ = []
+        sys.modules[PACKAGE_ROOT] = root
+    known = sys.modules.get(name)
+    if known is not None and list(getattr(known, "__path__", [])) == [str(folder)]:
+        return known
+    for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[loaded]
+    init = folder / "__init__.py"
+    if init.is_file():
+        spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
+    else:  # a namespace-like package: the folder is its only search location
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = [str(folder)]
+    if spec is None:
+        raise SpecError(f"{folder}: cannot be imported as a package")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    if spec.loader is not None:
+        spec.loader.exec_module(package)
+    setattr(root, name.rsplit(".", 1)[1], package)
+    return package
+
+
 @dataclass(frozen=True)
 class Assignment:
     """An assignment folder: spec, check module, reference solution, README."""
@@ -61,21 +102,32 @@ class Assignment:
         root = references_root()
         return root / self.id if root is not None else self.folder / "reference"
 
+    @property
+    def package(self) -> str:
+        """The name the folder is imported under: ``grader_course.<id with _ for ->``."""
+        return package_name(self.id)
+
+    @property
+    def stub(self) -> Path:
+        """The template stub students start from: ``<folder>/stub/`` (copied to ``student_template/``)."""
+        return self.folder / "stub"
+
+    @property
+    def cases(self) -> Path:
+        """Wrong and alternative submissions that prove the checks: ``<folder>/cases/<name>/``."""
+        return self.folder / "cases"
+
     @cached_property
     def module(self) -> ModuleType:
-        """The check module, imported from its file (assignment folders are not packages)."""
+        """The check module, ``checks.py`` of the folder imported as a package (relative imports work)."""
         path = self.folder / "checks.py"
-        name = f"grader_assignment_{self.id.replace('-', '_')}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise SpecError(f"{path}: cannot load the check module")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
+        if not path.is_file():
+            raise SpecError(f"{path}: an assignment needs a checks.py beside its spec.toml")
+        load_package(self.folder, self.package)
         try:
-            spec.loader.exec_module(module)
+            return importlib.import_module(f"{self.package}.checks")
         except Exception as exc:
             raise SpecError(f"{path}: the check module fails to import: {exc!r}") from exc
-        return module
 
     @cached_property
     def checks(self) -> list[Check]:

@@ -11,14 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import grader
-from grader.checks import Check, CheckContext, CheckFailed
+from grader.checks import RUN, STUDENT_SECONDS, TIMINGS, Check, CheckContext, CheckFailed
 from grader.kafka_util import KafkaView
 from grader.registry import Assignment
 from grader.results import AssignmentResult, CheckResult, Note, Status, SubmissionResult
 from grader.sandbox.base import Sandbox, SandboxFactory
+from grader.state import StateKey
 from grader.submission_files import Inventory, SubmissionRefused, inspect
 
-_DOWN_BEFORE_STUDENT = "_brokers_down_before_student"
+_DOWN_BEFORE_STUDENT = StateKey[dict[int, str]]("brokers_down_before_student")
 # A broker whose log ends in one of these died by itself (the grader's problem); one whose log just
 # stops, or ends with the signal it received, was stopped from outside: by student code, since the
 # grader never stops its brokers while it grades.
@@ -27,7 +28,7 @@ _CRASH = re.compile(r"OutOfMemoryError|FATAL|Fatal error|Halting|Exiting Kafka d
 
 
 def _default_act(ctx: CheckContext) -> None:
-    ctx.state["run"] = ctx.run_entrypoint("run")
+    ctx.state[RUN] = ctx.run_entrypoint("run")
 
 
 def _cluster_damage(
@@ -44,7 +45,7 @@ def _cluster_damage(
         down = sandbox.dead_brokers()
     except Exception:
         return None
-    before: dict[int, str] | None = ctx.state.get(_DOWN_BEFORE_STUDENT)
+    before = ctx.state.get(_DOWN_BEFORE_STUDENT)
     if before is not None:
         new = {b: tail for b, tail in down.items() if b not in before and not _CRASH.search(tail)}
         if new:
@@ -273,13 +274,13 @@ def grade_assignment(
         result.checks = _damage_results(checks, *damage)
     result.notes = ctx.notes
     result.runs = ctx.runs
-    student = sum(r.duration_s for r in ctx.runs) + float(ctx.state.get("student_seconds", 0.0))
+    student = sum(r.duration_s for r in ctx.runs) + ctx.state.get(STUDENT_SECONDS, 0.0)
     total = time.monotonic() - began
     result.timings = {
         "student": round(student, 3),
         "grader": round(max(0.0, total - student), 3),
         "total": round(total, 3),
-        **ctx.state.get("timings", {}),
+        **ctx.state.get(TIMINGS, {}),
     }
     return result
 

@@ -50,7 +50,7 @@ class Box:
 
 
 SHORT = '''
-from grader.checks import check
+from grader.content import check
 
 def act(ctx):
     ctx.sandbox.log("{id}")
@@ -62,7 +62,9 @@ def ran(ctx):
 
 LEAD = '''
 import time
-from grader.checks import check
+from grader.content import StateKey, check
+
+SAW_OTHERS = StateKey[bool]("saw_others")
 
 def act(ctx):
     ctx.sandbox.log("lead: busy")
@@ -73,12 +75,12 @@ def act(ctx):
     while "short-b" not in ctx.sandbox.events and time.monotonic() < deadline:
         time.sleep(0.02)
     {fail}
-    ctx.state["saw_others"] = "short-b" in ctx.sandbox.events
+    ctx.state[SAW_OTHERS] = "short-b" in ctx.sandbox.events
     ctx.sandbox.log("lead: end")
 
 @check(points=2, title="the others ran while it waited")
 def beside(ctx):
-    ctx.expect(ctx.state["saw_others"], "the other assignments did not run beside it")
+    ctx.expect(ctx.state[SAW_OTHERS], "the other assignments did not run beside it")
 '''
 
 

@@ -175,7 +175,7 @@ def test_wrong_submission_loses_exactly_the_right_checks(kafka_cluster, tmp_path
 
 CHECKS = select([ID])[0].module
 HARNESS = CHECKS.harness
-APPFILES = HARNESS.appfiles
+APPFILES = CHECKS.appfiles
 
 
 @pytest.mark.parametrize("seed", [0, 1, "hob2026-3f1c-topic", 4242])
@@ -300,7 +300,7 @@ def test_crash_cause_is_the_exception_a_traceback_ends_with():
 def _context(obs, runs: list[ExecRecord] | None = None) -> CheckContext:
     (assignment,) = select([ID])
     ctx = CheckContext(spec=assignment.spec, params={"TOPIC": obs.topic}, sandbox=None, kafka=None)  # type: ignore[arg-type]
-    ctx.state["obs"] = obs
+    ctx.state[CHECKS.OBS] = obs
     ctx.runs.extend(runs or [])
     return ctx
 

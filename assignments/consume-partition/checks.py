@@ -8,13 +8,34 @@ from __future__ import annotations
 
 import re
 
-from grader.checks import CheckContext, check
-from grader.common import preview, runs_cleanly, topic_snapshot, topic_unchanged
+from grader.content import (
+    RUN,
+    TOPIC_AFTER,
+    TOPIC_BEFORE,
+    CheckContext,
+    StateKey,
+    check,
+    preview,
+    runs_cleanly,
+    topic_snapshot,
+    topic_unchanged,
+)
 
 PARTITIONS = 6
 INT = re.compile(r"[+-]?\d+")
 # "key<TAB>value" as kafka-console-consumer prints it with print.key=true (or "key:value", "key value").
-KEYED = re.compile(r"(\S+?)(?:\t|:|,| +)([+-]?\d+)")
+KEYED_LINE = re.compile(r"(\S+?)(?:\t|:|,| +)([+-]?\d+)")
+
+EXPECTED = StateKey[dict[int, list[int]]]("expected")
+"""Partition -> the secret values the grader wrote into it, in offset order."""
+KEYS = StateKey[set[str]]("keys")
+"""The record keys the grader wrote (a consumer printing them is told so)."""
+VALUES = StateKey[list[int]]("values")
+"""The numbers the consumer printed (also those of 'key<TAB>value' lines), in order."""
+KEYED = StateKey[list[str]]("keyed")
+"""Printed lines that carry a record's key."""
+OTHER = StateKey[list[str]]("other")
+"""Printed lines that are neither a value nor a keyed value."""
 
 
 def prepare(ctx: CheckContext) -> None:
@@ -27,13 +48,13 @@ def prepare(ctx: CheckContext) -> None:
     order = list(range(PARTITIONS)) + [rng.randrange(PARTITIONS) for _ in range(total - PARTITIONS)]
     rng.shuffle(order)
     expected: dict[int, list[int]] = {p: [] for p in range(PARTITIONS)}
-    records = []
+    records: list[tuple[int | None, bytes | None, bytes]] = []
     for number, (value, partition) in enumerate(zip(values, order, strict=True), start=1):
         expected[partition].append(value)
         records.append((partition, f"k{number}".encode(), str(value).encode()))
     ctx.kafka.produce(topic, records)
-    ctx.state["expected"] = expected
-    ctx.state["keys"] = {f"k{n}" for n in range(1, total + 1)}
+    ctx.state[EXPECTED] = expected
+    ctx.state[KEYS] = {f"k{n}" for n in range(1, total + 1)}
 
 
 def parse_stdout(text: str, keys: set[str]) -> tuple[list[int], list[str], list[str]]:
@@ -54,7 +75,7 @@ def parse_stdout(text: str, keys: set[str]) -> tuple[list[int], list[str], list[
         if INT.fullmatch(stripped):
             values.append(int(stripped))
             continue
-        match = KEYED.fullmatch(stripped)
+        match = KEYED_LINE.fullmatch(stripped)
         if match and match.group(1) in keys:
             values.append(int(match.group(2)))
             keyed.append(stripped)
@@ -64,11 +85,11 @@ def parse_stdout(text: str, keys: set[str]) -> tuple[list[int], list[str], list[
 
 
 def act(ctx: CheckContext) -> None:
-    topic_snapshot(ctx, "topic_before", wait_s=15)
-    ctx.state["run"] = record = ctx.run_entrypoint("consumer run")
-    topic_snapshot(ctx, "topic_after")
-    values, keyed, other = parse_stdout(record.stdout, ctx.state["keys"]) if record else ([], [], [])
-    ctx.state.update(values=values, keyed=keyed, other=other)
+    topic_snapshot(ctx, TOPIC_BEFORE, wait_s=15)
+    ctx.state[RUN] = record = ctx.run_entrypoint("consumer run")
+    topic_snapshot(ctx, TOPIC_AFTER)
+    values, keyed, other = parse_stdout(record.stdout, ctx.state[KEYS]) if record else ([], [], [])
+    ctx.state[VALUES], ctx.state[KEYED], ctx.state[OTHER] = values, keyed, other
 
 
 runs = runs_cleanly(3, title="Consumer ends by itself with exit status 0")
@@ -84,25 +105,25 @@ same_topic = topic_unchanged(0, "Read")
 )
 def exact_partition(ctx: CheckContext) -> None:
     p = ctx.params["PARTITION"]
-    expected: list[int] = ctx.state["expected"][p]
-    found: list[int] = ctx.state["values"]
+    expected = ctx.state[EXPECTED][p]
+    found = ctx.state[VALUES]
     if found == expected:
         return
     if not found:
         ctx.fail(f"expected the {len(expected)} values of partition {p}; the script printed no numbers")
-    in_topic = {v for values in ctx.state["expected"].values() for v in values}
+    in_topic = {v for values in ctx.state[EXPECTED].values() for v in values}
     if not in_topic & set(found):
         ctx.fail(
             f"expected {preview(expected)}; found {preview(found)}: none of the printed numbers is in the "
             "topic. The values change on every run: print the records your consumer reads from Kafka"
         )
-    for other, values in ctx.state["expected"].items():
+    for other, values in ctx.state[EXPECTED].items():
         if other != p and found == values:
             ctx.fail(
                 f"expected partition {p} ($PARTITION); you printed partition {other} — is the partition "
                 "number hard-coded?"
             )
-    everything = sorted(v for vs in ctx.state["expected"].values() for v in vs)
+    everything = sorted(v for vs in ctx.state[EXPECTED].values() for v in vs)
     if sorted(found) == everything:
         ctx.fail(
             f"expected only partition {p} ({len(expected)} values); you printed the whole topic "
@@ -129,10 +150,10 @@ def exact_partition(ctx: CheckContext) -> None:
 )
 def nothing_from_others(ctx: CheckContext) -> None:
     p = ctx.params["PARTITION"]
-    found = ctx.state["values"]
+    found = ctx.state[VALUES]
     ctx.expect(found, "the script printed no numbers at all")
-    mine = set(ctx.state["expected"][p])
-    in_topic = {v for values in ctx.state["expected"].values() for v in values}
+    mine = set(ctx.state[EXPECTED][p])
+    in_topic = {v for values in ctx.state[EXPECTED].values() for v in values}
     invented = [v for v in found if v not in in_topic]
     ctx.expect(
         not invented,
@@ -155,17 +176,17 @@ def nothing_from_others(ctx: CheckContext) -> None:
     requires=["same_topic"],
 )
 def clean_stdout(ctx: CheckContext) -> None:
-    found = ctx.state["values"]
+    found = ctx.state[VALUES]
     ctx.expect(found, "the script printed no numbers at all")
     # Judged only on output that holds the topic's records: numbers made up without reading Kafka are
     # not the consumer's output, and their tidy lines are worth nothing.
-    in_topic = {v for values in ctx.state["expected"].values() for v in values}
+    in_topic = {v for values in ctx.state[EXPECTED].values() for v in values}
     ctx.expect(
         in_topic & set(found),
         f"nothing to check: none of the {len(found)} printed numbers is a record of the topic "
         f"(e.g. {preview(found, 6)}); print the records your consumer reads from Kafka",
     )
-    keyed, other = ctx.state["keyed"], ctx.state["other"]
+    keyed, other = ctx.state[KEYED], ctx.state[OTHER]
     ctx.expect(
         not keyed,
         f"expected only the values on stdout, one per line; {len(keyed)} lines also carry the record's "

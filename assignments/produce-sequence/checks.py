@@ -5,8 +5,26 @@ from __future__ import annotations
 from collections import Counter
 from itertools import pairwise
 
-from grader.checks import CheckContext, check
-from grader.common import preview, runs_cleanly, topic_snapshot, topic_unchanged
+from grader.content import (
+    RUN,
+    TOPIC_AFTER,
+    TOPIC_BEFORE,
+    CheckContext,
+    StateKey,
+    check,
+    preview,
+    runs_cleanly,
+    topic_snapshot,
+    topic_unchanged,
+)
+
+VALUES = StateKey[list[int]]("values")
+"""The numbers read back from the topic, partition by partition in offset order."""
+JUNK = StateKey[list[str]]("junk")
+"""Records that are not numbers (their text, stripped)."""
+PER_PARTITION = StateKey[dict[int, list[int]]]("per_partition")
+COUNT = StateKey[int]("count")
+"""Records in the topic, numbers or not."""
 
 
 def prepare(ctx: CheckContext) -> None:
@@ -16,9 +34,9 @@ def prepare(ctx: CheckContext) -> None:
 
 def act(ctx: CheckContext) -> None:
     """Run the producer once, then read back everything the topic holds (the effect, not the output)."""
-    topic_snapshot(ctx, "topic_before", wait_s=15)
-    ctx.state["run"] = ctx.run_entrypoint("producer run")
-    topic_snapshot(ctx, "topic_after")
+    topic_snapshot(ctx, TOPIC_BEFORE, wait_s=15)
+    ctx.state[RUN] = ctx.run_entrypoint("producer run")
+    topic_snapshot(ctx, TOPIC_AFTER)
     records = ctx.kafka.read_all(ctx.params["TOPIC"])
     values: list[int] = []
     junk: list[str] = []
@@ -32,19 +50,20 @@ def act(ctx: CheckContext) -> None:
             continue
         values.append(value)
         per_partition.setdefault(partition, []).append(value)
-    ctx.state.update(values=values, junk=junk, per_partition=per_partition, count=len(records))
+    ctx.state[VALUES], ctx.state[JUNK] = values, junk
+    ctx.state[PER_PARTITION], ctx.state[COUNT] = per_partition, len(records)
 
 
 def _records(ctx: CheckContext) -> list[int]:
     """The numbers in the topic; fails when the topic holds no record at all."""
-    ctx.expect(ctx.state["count"], f"the topic {ctx.params['TOPIC']!r} is empty: nothing was written to it")
-    return ctx.state["values"]
+    ctx.expect(ctx.state[COUNT], f"the topic {ctx.params['TOPIC']!r} is empty: nothing was written to it")
+    return ctx.state[VALUES]
 
 
 def _no_numbers(ctx: CheckContext) -> str:
     """Why the topic's records are not numbers, with what they are."""
-    junk: list[str] = ctx.state["junk"]
-    found = f"the topic holds {ctx.state['count']} records but none of them is a number, e.g. {junk[:3]}"
+    junk = ctx.state[JUNK]
+    found = f"the topic holds {ctx.state[COUNT]} records but none of them is a number, e.g. {junk[:3]}"
     if any("\x00" in j for j in junk):
         found += (
             " (zero bytes: in Python bytes(i) is i zero bytes, not the digits of i; send "
@@ -122,7 +141,7 @@ def nothing_else(ctx: CheckContext) -> None:
     n = ctx.params["N"]
     values = _records(ctx)
     outside = sorted({v for v in values if not 1 <= v <= n})
-    junk = ctx.state["junk"]
+    junk = ctx.state[JUNK]
     problems = []
     if outside:
         problems.append(f"numbers outside 1..{n}: {preview(outside)}")
@@ -142,7 +161,7 @@ def partition_order(ctx: CheckContext) -> None:
     _subject(ctx, "the order")
     per_partition = {
         partition: list(dict.fromkeys(v for v in values if 1 <= v <= n))
-        for partition, values in sorted(ctx.state["per_partition"].items())
+        for partition, values in sorted(ctx.state[PER_PARTITION].items())
     }
     if all(len(values) < 2 for values in per_partition.values()):
         ctx.fail(

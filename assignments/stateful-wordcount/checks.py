@@ -14,26 +14,15 @@ counts" for counts it had not computed yet.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from grader.checks import CheckContext, check
-from grader.common import tail
-from grader.results import ExecRecord
-from grader.sandbox.base import SandboxProcess
+from grader.content import TIMINGS, CheckContext, ExecRecord, SandboxProcess, StateKey, check, tail
 
-_spec = importlib.util.spec_from_file_location(
-    "grader_wordcount_harness", Path(__file__).with_name("harness.py")
-)
-assert _spec is not None
-assert _spec.loader is not None
-harness = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = harness
-_spec.loader.exec_module(harness)
+from . import appfiles, harness
+from .harness import Observations, PhaseObservation, RunObservation
 
 TRIGGER_SECONDS = 1.0
 IDLE_TIMEOUT_S = 10.0
@@ -41,6 +30,11 @@ PAUSE_S = 3.0
 """Silence before the last burst: long enough for an app that stops at the first empty trigger to
 do so, and the further below IDLE_TIMEOUT_S the less a correct app risks stopping in it on a busy
 machine (its micro-batch with the last burst may take a few seconds to report rows)."""
+OBS = StateKey[Observations]("obs")
+"""What the timeline observed (plain data: the checks judge it)."""
+APP_EXPECTATIONS = StateKey[tuple[list[dict[str, int]], list[dict[str, int]]]]("app_expectations")
+"""(each burst alone, cumulative) as this app's own tokenisation counts them (computed once)."""
+
 CONFIG = harness.HarnessConfig(
     trigger_seconds=TRIGGER_SECONDS, idle_timeout_s=IDLE_TIMEOUT_S, pause_s=PAUSE_S
 )
@@ -146,11 +140,11 @@ def act(ctx: CheckContext) -> None:
     )
     obs = harness.run_timeline(ctx.sandbox, starter, config, workdir=scratch)
     ctx.runs.extend(starter.records())
-    ctx.state["obs"] = obs
+    ctx.state[OBS] = obs
     if obs.error:
         raise RuntimeError(f"the grader's timeline failed: {obs.error}")
     t = obs.timings
-    ctx.state["timings"] = {k.removesuffix("_s"): v for k, v in t.items()}
+    ctx.state[TIMINGS] = {k.removesuffix("_s"): v for k, v in t.items()}
 
 
 # -- what happened to the app ----------------------------------------------------------------------
@@ -160,9 +154,9 @@ def _record(ctx: CheckContext, run: int) -> ExecRecord | None:
     return ctx.runs[run - 1] if 0 < run <= len(ctx.runs) else None
 
 
-def _crash(ctx: CheckContext):  # type: ignore[no-untyped-def]
+def _crash(ctx: CheckContext) -> RunObservation | None:
     """The first run that could not start or exited by itself with a non-zero status, else None."""
-    for run in ctx.state["obs"].runs:
+    for run in ctx.state[OBS].runs:
         if run.start_error or (run.exited_by_itself and run.exit_code not in (0, None)):
             return run
     return None
@@ -172,15 +166,15 @@ ENDED_AT_ONCE_S = 5.0
 """A query that shows no sign of life for less than this before the exit ended with the script."""
 
 
-def _ended_at_start(ctx: CheckContext):  # type: ignore[no-untyped-def]
+def _ended_at_start(ctx: CheckContext) -> RunObservation | None:
     """The first run that exited with status 0 by itself before its query had counted anything."""
-    for run in ctx.state["obs"].runs:
+    for run in ctx.state[OBS].runs:
         if run.exited_by_itself and run.exit_code == 0 and not run.counted_anything:
             return run
     return None
 
 
-def _stopped_early(run, bursts: int) -> bool:  # type: ignore[no-untyped-def]
+def _stopped_early(run: RunObservation, bursts: int) -> bool:
     """Ended by itself with status 0 before the last burst was written, or with records not counted yet."""
     if not run.exited_by_itself or run.exit_code != 0 or not run.counted_anything:
         return False
@@ -233,19 +227,19 @@ def behind_message(processed: int | None, written: int, after_s: float, limit_s:
     return f"{head}. {BUDGET_ADVICE}"
 
 
-def _phase_behind(phase) -> str:  # type: ignore[no-untyped-def]
+def _phase_behind(phase: PhaseObservation) -> str:
     return behind_message(phase.processed, phase.written, phase.duration_s, phase.budget_s)
 
 
 def _output_shape(ctx: CheckContext) -> str:
     """What is wrong with the shape of the newest output file that could not be read as totals
     (a folder, empty, not UTF-8, other separators), or ''."""
-    obs = ctx.state["obs"]
+    obs = ctx.state[OBS]
     if obs.final_snapshot is None and obs.final_file:
-        return harness.appfiles.describe_problems(obs.final_file, obs.final_problems)
+        return appfiles.describe_problems(obs.final_file, obs.final_problems)
     for phase in reversed(obs.phases):
         if phase.snapshot is None and phase.snapshot_file:
-            return harness.appfiles.describe_problems(phase.snapshot_file, phase.problems)
+            return appfiles.describe_problems(phase.snapshot_file, phase.problems)
     return ""
 
 
@@ -253,7 +247,7 @@ def _also(problems: list[str], name: str | None) -> str:
     """'; besides, OUTPUT_DIR/x: line 3 has no tab ...' for a file read in part, or ''."""
     if not problems or name is None:
         return ""
-    return "; besides, " + harness.appfiles.describe_problems(name, problems)
+    return "; besides, " + appfiles.describe_problems(name, problems)
 
 
 def _nothing_to_check(ctx: CheckContext) -> str:
@@ -265,7 +259,7 @@ def _nothing_to_check(ctx: CheckContext) -> str:
     shape = _output_shape(ctx)
     if shape:
         return f"no output to check: {shape}"
-    behind = [p for p in ctx.state["obs"].phases if p.behind]
+    behind = [p for p in ctx.state[OBS].phases if p.behind]
     if behind:
         return "no output to check: " + _phase_behind(behind[0])
     return "no output to check: the app never wrote its totals (OUTPUT_DIR/batch-NNNNNN.tsv)"
@@ -315,9 +309,9 @@ def app_expectations(ctx: CheckContext) -> tuple[list[dict[str, int]], list[dict
     The tokenisation is recognised on the first snapshot after burst 1, where running totals and
     per-batch counts agree; when none matches, the contract's is used.
     """
-    if "app_expectations" in ctx.state:
-        return ctx.state["app_expectations"]
-    obs = ctx.state["obs"]
+    if APP_EXPECTATIONS in ctx.state:
+        return ctx.state[APP_EXPECTATIONS]
+    obs = ctx.state[OBS]
     first = obs.phase("burst1")
     reference = _strip(first.snapshot) if first is not None and first.new_files else None
     chosen: tuple[Callable[[str], list[str]], bool] = (harness.tokenize, False)
@@ -335,7 +329,7 @@ def app_expectations(ctx: CheckContext) -> tuple[list[dict[str, int]], list[dict
     for counts in alone:
         running.update(counts)
         cumulative.append(dict(running))
-    ctx.state["app_expectations"] = (alone, cumulative)
+    ctx.state[APP_EXPECTATIONS] = (alone, cumulative)
     return alone, cumulative
 
 
@@ -361,15 +355,15 @@ def diff(expected: dict[str, int], found: dict[str, int] | None, limit: int = 6)
 
 
 def _observed(ctx: CheckContext) -> list:
-    return [p for p in ctx.state["obs"].phases if p.snapshot is not None and p.new_files]
+    return [p for p in ctx.state[OBS].phases if p.snapshot is not None and p.new_files]
 
 
-def _k(phase) -> int:  # type: ignore[no-untyped-def]
+def _k(phase: PhaseObservation) -> int:
     """The burst number of a phase ("burst3" -> 3)."""
     return int(phase.name.removeprefix("burst"))
 
 
-def _ended_message(run) -> str:  # type: ignore[no-untyped-def]
+def _ended_message(run: RunObservation) -> str:
     """Why a run that exited with status 0 counted nothing: it ended with start(), or stopped too soon."""
     after = f"{run.exit_after_s:g} s after it started"
     if run.query_age_s is None:
@@ -424,8 +418,8 @@ def runs(ctx: CheckContext) -> None:
     ended = _ended_at_start(ctx)
     if ended is not None:
         ctx.fail(_ended_message(ended))
-    if not _observed(ctx) and ctx.state["obs"].final_snapshot is None:
-        obs = ctx.state["obs"]
+    if not _observed(ctx) and ctx.state[OBS].final_snapshot is None:
+        obs = ctx.state[OBS]
         if any(r.committed for r in obs.runs):
             # It ran: its query read Kafka and committed micro-batches, and it neither crashed nor
             # ended at once. What it wrote is the output checks' to judge (and to name).
@@ -452,7 +446,7 @@ def runs(ctx: CheckContext) -> None:
     "(u'', 1)); do not lower-case: 'Kafka' and 'kafka' are different words.",
 )
 def tokenisation(ctx: CheckContext) -> None:
-    obs = ctx.state["obs"]
+    obs = ctx.state[OBS]
     observed = _observed(ctx)
     if obs.final_snapshot is not None:
         found, expected = obs.final_snapshot, obs.expected[-1]
@@ -506,7 +500,7 @@ def running_totals(ctx: CheckContext) -> None:
     proven = [p for p in observed if p.name != "burst1" and _strip(p.snapshot) == cumulative[_k(p) - 1]]
     if proven:
         return
-    later = [p for p in ctx.state["obs"].phases if p.name != "burst1"]
+    later = [p for p in ctx.state[OBS].phases if p.name != "burst1"]
     judged = [p for p in later if p in observed and not p.behind]
     if not judged and any(p.behind for p in later):
         ctx.fail(_phase_behind(next(p for p in later if p.behind)))
@@ -526,7 +520,7 @@ def running_totals(ctx: CheckContext) -> None:
     requires=["running_totals"],
 )
 def checkpoint_restart(ctx: CheckContext) -> None:
-    obs = ctx.state["obs"]
+    obs = ctx.state[OBS]
     phase = obs.phase("burst3")
     if phase is None or phase.snapshot is None or not phase.new_files:
         crashed = _crash_summary(ctx)
@@ -570,7 +564,7 @@ def checkpoint_restart(ctx: CheckContext) -> None:
     "grader reads the last file your app wrote before it stopped.",
 )
 def final_counts(ctx: CheckContext) -> None:
-    obs = ctx.state["obs"]
+    obs = ctx.state[OBS]
     expected = obs.expected[-1]
     final = obs.final_snapshot
     if final == expected:
@@ -618,25 +612,25 @@ def final_counts(ctx: CheckContext) -> None:
     "batch: data can pause between bursts.",
 )
 def stops_by_itself(ctx: CheckContext) -> None:
-    obs = ctx.state["obs"]
+    obs = ctx.state[OBS]
     crashed = _crash_summary(ctx)
     if crashed:
         ctx.fail(
             f"not a stop after the data ended: {crashed} — see the first check. Once it runs, the app must "
             f"exit by itself with status 0 after {IDLE_TIMEOUT_S:g} s without new rows."
         )
-    final = obs.runs[-1] if obs.runs else None
-    ctx.expect(final is not None, "the app was never started")
+    if not obs.runs:
+        ctx.fail("the app was never started")
+    final = obs.runs[-1]
     early = next((run for run in obs.runs if _stopped_early(run, len(obs.expected))), None)
     if early is not None:
         quiet = "" if early.silence_s is None else f"{early.silence_s:.1f} s after it last counted new rows, "
-        if (early.processed_at_exit or 0) < (early.written_at_exit or 0):
-            state = (
-                f"with {early.written_at_exit - early.processed_at_exit} of the {early.written_at_exit} "
-                "records written so far not yet counted"
-            )
+        written, processed = early.written_at_exit or 0, early.processed_at_exit or 0
+        if processed < written:
+            state = f"with {written - processed} of the {written} records written so far not yet counted"
         else:
-            state = f"before burst {early.bursts_produced_at_exit + 1} of {len(obs.expected)} was written"
+            burst = (early.bursts_produced_at_exit or 0) + 1
+            state = f"before burst {burst} of {len(obs.expected)} was written"
         ctx.fail(
             f"run {early.run} stopped by itself before all data was counted: {quiet}{state}. The data only "
             f"pauses between bursts (for up to {CONFIG.pause:g} s); stop once no new rows arrived for "

@@ -21,11 +21,9 @@ started is pluggable (``start_app``): the grader starts it in the sandbox.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import random
 import re
 import shutil
-import sys
 import tempfile
 import time
 import traceback
@@ -36,32 +34,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from grader.content import KafkaView, wait_while
 
-def _load_sibling(name: str):  # type: ignore[no-untyped-def]
-    """Import ``<name>.py`` beside this file (assignment folders are not packages)."""
-    module_name = f"grader_wordcount_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, Path(__file__).with_name(f"{name}.py"))
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-appfiles = _load_sibling("appfiles")
-BATCH_FILE = appfiles.BATCH_FILE
-FileSig = appfiles.FileSig
-Progress = appfiles.Progress
-Snapshot = appfiles.Snapshot
-first_covering = appfiles.first_covering
-newest_write = appfiles.newest_write
-read_progress = appfiles.read_progress
-read_snapshot = appfiles.read_snapshot
-scan_output = appfiles.scan_output
-
+from .appfiles import (
+    FileSig,
+    Progress,
+    Snapshot,
+    first_covering,
+    newest_write,
+    read_progress,
+    read_snapshot,
+    scan_output,
+)
 
 # -- process start (pluggable) -------------------------------------------------------------------
 
@@ -330,8 +314,6 @@ class _Timeline:
     def __init__(
         self, cluster: ClusterLike, start_app: StartApp, config: HarnessConfig, workdir: Path
     ) -> None:
-        from grader.kafka_util import KafkaView
-
         self.config = config
         self.start_app = start_app
         self.clock = _Clock()
@@ -563,8 +545,12 @@ class _Timeline:
         began = time.monotonic()
         self.quiet()
         with self.clock.section("pause"):
-            while time.monotonic() - began < self.config.pause and self.check_exit("pause") is None:
-                self.clock.sleep(self.config.poll_s)
+            wait_while(
+                lambda: self.check_exit("pause") is None,
+                timeout=self.config.pause,
+                interval=self.config.poll_s,
+                sleep=self.clock.sleep,
+            )
         self.obs.pause_s = round(time.monotonic() - began, 2)
 
     def quiet(self) -> None:
@@ -598,8 +584,12 @@ class _Timeline:
         limit = self.config.idle_timeout_s + self.config.stop_extra_s
         self.quiet()
         with self.clock.section("stop_wait"):
-            while self.check_exit("stop") is None and time.monotonic() - began < limit:
-                self.clock.sleep(self.config.poll_s)
+            wait_while(
+                lambda: self.check_exit("stop") is None,
+                timeout=limit,
+                interval=self.config.poll_s,
+                sleep=self.clock.sleep,
+            )
             if self.app.poll() is None:
                 self.run.exit_code = self.app.terminate(2.0)
                 self.run.killed = True

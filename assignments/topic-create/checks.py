@@ -2,37 +2,54 @@
 
 from __future__ import annotations
 
-from grader.checks import CheckContext, check
-from grader.common import runs_cleanly, topic_snapshot
-from grader.kafka_util import TopicInfo, registered_brokers
+from grader.content import (
+    RUN,
+    CheckContext,
+    ExecRecord,
+    StateKey,
+    TopicInfo,
+    check,
+    registered_brokers,
+    runs_cleanly,
+    topic_snapshot,
+)
 
 PARTITIONS = 6
 REPLICATION = 2
 SETTLE_S = 5.0
 
+AFTER_FIRST = StateKey[TopicInfo | None]("after_first")
+"""$TOPIC after the first run (None: no such topic)."""
+AFTER_SECOND = StateKey[TopicInfo | None]("after_second")
+TOPICS = StateKey[list[str]]("topics")
+"""Every topic of the cluster after the first run (to show a student who used another name)."""
+SECOND_RUN = StateKey[ExecRecord | None]("second_run")
+MARKER_KEPT = StateKey[bool]("marker_kept")
+"""The secret record written between the two runs is still in the topic after the second."""
+
 
 def act(ctx: CheckContext) -> None:
     """Run the script, leave a record in the topic, run the script again, look at the topic."""
     topic = ctx.params["TOPIC"]
-    ctx.state["run"] = ctx.run_entrypoint("first run")
+    ctx.state[RUN] = ctx.run_entrypoint("first run")
     # The controller accepts a creation a moment before every broker knows the topic (longer under
     # load): a topic that is missing is looked for again for a few seconds before it counts as missing.
-    run = ctx.state["run"]
-    topic_snapshot(ctx, "after_first", wait_s=SETTLE_S if run is not None and run.returncode == 0 else 1.0)
-    info = ctx.state["after_first"]
-    ctx.state["topics"] = ctx.kafka.topics()
+    run = ctx.state[RUN]
+    topic_snapshot(ctx, AFTER_FIRST, wait_s=SETTLE_S if run is not None and run.returncode == 0 else 1.0)
+    info = ctx.state[AFTER_FIRST]
+    ctx.state[TOPICS] = ctx.kafka.topics()
     if run is None or info is None:
         return
     # The record's content is secret, so a script cannot fake "the data survived" by writing it back.
     marker = f"grader-marker-{ctx.secret.rng('topic-create:marker').getrandbits(64):016x}".encode()
     ctx.kafka.produce(topic, [(0, None, marker)])
-    ctx.state["second_run"] = ctx.run_entrypoint("second run (must not break anything)")
-    topic_snapshot(ctx, "after_second", wait_s=SETTLE_S)
-    ctx.state["marker_kept"] = any(v == marker for _, _, _, v in ctx.kafka.read_all(topic, timeout_s=10))
+    ctx.state[SECOND_RUN] = ctx.run_entrypoint("second run (must not break anything)")
+    topic_snapshot(ctx, AFTER_SECOND, wait_s=SETTLE_S)
+    ctx.state[MARKER_KEPT] = any(v == marker for _, _, _, v in ctx.kafka.read_all(topic, timeout_s=10))
 
 
 def _info(ctx: CheckContext) -> TopicInfo:
-    info: TopicInfo | None = ctx.state["after_first"]
+    info = ctx.state[AFTER_FIRST]
     assert info is not None
     return info
 
@@ -47,8 +64,8 @@ runs = runs_cleanly(2)
 )
 def topic_exists(ctx: CheckContext) -> None:
     topic = ctx.params["TOPIC"]
-    if ctx.state["after_first"] is None:
-        others = ctx.state["topics"]
+    if ctx.state[AFTER_FIRST] is None:
+        others = ctx.state[TOPICS]
         found = (
             f"the cluster has these topics: {', '.join(others)}" if others else "the cluster has no topics"
         )
@@ -105,9 +122,10 @@ def replicas_spread(ctx: CheckContext) -> None:
     requires=["topic_exists"],
 )
 def second_run_safe(ctx: CheckContext) -> None:
-    second = ctx.state.get("second_run")
-    after = ctx.state.get("after_second")
-    ctx.expect(after is not None, "after the second run the topic is gone")
+    second = ctx.state.get(SECOND_RUN)
+    after = ctx.state.get(AFTER_SECOND)
+    if after is None:
+        ctx.fail("after the second run the topic is gone")
     before = _info(ctx)
     ctx.expect(
         len(after.partitions) == len(before.partitions)
@@ -120,7 +138,7 @@ def second_run_safe(ctx: CheckContext) -> None:
         f"{before.topic_id} to {after.topic_id}), which loses every record in it",
     )
     ctx.expect(
-        ctx.state.get("marker_kept"),
+        ctx.state.get(MARKER_KEPT),
         "the record written between the two runs is gone: the second run "
         "deleted and re-created the topic, which loses data",
     )
