@@ -29,7 +29,8 @@ docker: setup
 	bash scripts/docker-setup.sh
 
 demo: setup
-	@for s in examples/*/; do \
+	$(BIN)/grader examples --out reports/examples
+	@for s in reports/examples/*/; do \
 	  name=$$(basename $$s); \
 	  echo "=== grading $$name ==="; \
 	  $(BIN)/grader check $$s --sandbox local --out reports/$$name --seed 2026; rc=$$?; \

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import grader
+from grader.cases import Case
 from grader.errors import GraderError, UsageError
-from grader.registry import Assignment, select, template_root
-from grader.results import AssignmentResult, Status, SubmissionResult
+from grader.registry import Assignment, select
+from grader.results import AssignmentResult, SubmissionResult
 from grader.runner import grade_submission
 from grader.sandbox import SandboxFactory, factory
 from grader.submission_files import NOT_SUBMITTED, SubmissionRefused, copy_tree, inspect
+from grader.validation import GradeGroups, Group, Validation
+from grader.validation import validate as run_validation
 
 
 def new_seed() -> int:
@@ -124,63 +127,86 @@ def check(
     return result, write_reports(result, out, formats, view=view)
 
 
-@dataclass
-class Validation:
-    """Outcome of ``grader validate``: every reference full marks, every stub zero with guidance."""
-
-    problems: list[str] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-    results: dict[str, SubmissionResult] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def _as_submission(assignments: list[Assignment], source: dict[str, Path], root: Path) -> Path:
-    for a in assignments:
-        if source[a.id].is_dir():
-            copy_tree(source[a.id], root / a.id)
-    return root
-
-
 def validate(
     assignment_ids: list[str] | None = None,
     *,
     out: Path | None = None,
     seed: int | None = None,
+    sandbox: str = "auto",
+    jobs: int | None = None,
+    with_cases: bool = True,
+    select_case: Callable[[Case], bool] | None = None,
     sandbox_factory: SandboxFactory | None = None,
 ) -> Validation:
-    """Grade every reference solution (expect full marks) and template stub (expect zero, with hints)."""
+    """Grade every reference (full marks), stub (zero, with hints) and case (its ``expect.toml``) and
+    build the kill matrix (see :mod:`grader.validation`).
+
+    The submissions run as jobs on the batch's local pool (``jobs`` at once, default: what the
+    machine holds) in ``sandbox``; with ``sandbox_factory`` they are graded one after another in
+    this process instead (tests share one cluster that way).
+    """
     from grader.report import write_reports
 
     assignments = select(assignment_ids)
     seed = new_seed() if seed is None else seed
-    report = Validation()
-    sandbox_factory = sandbox_factory or factory()
-    kinds = {
-        "reference": {a.id: a.reference for a in assignments},
-        "template": {a.id: template_root() / a.id for a in assignments},
-    }
-    for kind, sources in kinds.items():
-        with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
-            submission = _as_submission(assignments, sources, Path(tmp) / kind)
-            result = grade_submission(submission, assignments, seed=seed, sandbox_factory=sandbox_factory)
-        report.results[kind] = result
-        if out is not None:
-            write_reports(result, out / kind)
-        for a in result.assignments:
-            score = f"{a.points:g}/{a.max_points:g}"
-            if a.has_error:
-                report.problems.append(f"{kind} of {a.id}: grader error: {a.error or 'a check errored'}")
-            elif kind == "reference" and a.points != a.max_points:
-                failed = [f"{c.id}: {c.message}" for c in a.checks if c.status is not Status.PASSED]
-                report.problems.append(
-                    f"reference of {a.id} scores {score}, not full marks: " + "; ".join(failed)
+    if sandbox_factory is not None:
+        grade_groups = _in_process(assignments, seed, sandbox_factory)
+    else:
+        grade_groups = _on_the_pool(assignments, seed, sandbox, jobs)
+    return run_validation(
+        assignments,
+        grade_groups,
+        with_cases=with_cases,
+        select_case=select_case,
+        out=out,
+        write=write_reports,
+    )
+
+
+def _in_process(assignments: list[Assignment], seed: int, sandbox_factory: SandboxFactory) -> GradeGroups:
+    by_id = {a.id: a for a in assignments}
+
+    def grade(laid: list[tuple[Group, Path]]) -> Iterator[tuple[Group, SubmissionResult | None, str]]:
+        for n, (group, folder) in enumerate(laid):
+            chosen = [by_id[c.assignment] for c in group.columns]
+            yield group, grade_submission(folder, chosen, seed=seed + n, sandbox_factory=sandbox_factory), ""
+
+    return grade
+
+
+def _on_the_pool(assignments: list[Assignment], seed: int, sandbox: str, jobs: int | None) -> GradeGroups:
+    from grader.batch.executor import Finished, LocalExecutor, default_jobs
+    from grader.batch.jobs import GradeJob, JobStatus, assignment_version
+    from grader.batch.run import default_timeout
+    from grader.sandbox import resolve_kind
+
+    by_id = {a.id: a for a in assignments}
+    kind = resolve_kind(sandbox)
+    spark = any(a.spec.overlap for a in assignments)
+    slots = jobs or default_jobs(with_spark=spark)
+
+    def grade(laid: list[tuple[Group, Path]]) -> Iterator[tuple[Group, SubmissionResult | None, str]]:
+        by_key = {group.key: group for group, _ in laid}
+        batch = []
+        for n, (group, folder) in enumerate(laid):
+            chosen = [by_id[c.assignment] for c in group.columns]
+            batch.append(
+                GradeJob(
+                    key=group.key,
+                    submission_path=str(folder),
+                    assignments=[a.id for a in chosen],
+                    versions={a.id: assignment_version(a) for a in chosen},
+                    seed=seed + n,
+                    sandbox=kind,
+                    timeout_s=default_timeout(chosen),
                 )
-            elif kind == "template" and a.points != 0:
-                report.problems.append(f"template stub of {a.id} scores {score}; a stub must score 0")
-            elif kind == "template" and any(not c.hint for c in a.checks if c.status is not Status.PASSED):
-                report.problems.append(f"template stub of {a.id}: a failing check gives no hint")
-            report.lines.append(f"{kind:<9} {a.id:<20} {score:>8}")
-    return report
+            )
+        with tempfile.TemporaryDirectory(prefix="grader-validate-pool-") as work:
+            for event in LocalExecutor(slots, Path(work)).run(batch):
+                if isinstance(event, Finished):
+                    done = event.result
+                    ok = done.status is JobStatus.GRADED and done.result is not None
+                    trouble = "" if ok else f"{done.status.value}: {done.message}"
+                    yield by_key[done.key], done.result if ok else None, trouble
+
+    return grade

@@ -288,7 +288,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from grader import api
     from grader.paths import input_folder, output_folder
-    from grader.sandbox import factory
 
     if args.references:
         references = input_folder(
@@ -304,14 +303,51 @@ def cmd_validate(args: argparse.Namespace) -> int:
         args.assignment,
         out=Path(args.out) if args.out else None,
         seed=args.seed,
-        sandbox_factory=factory(args.sandbox),
+        sandbox=args.sandbox,
+        jobs=args.jobs,
+        with_cases=not args.quick,
     )
     for line in report.lines:
         print(line)
     for problem in report.problems:
         print(f"PROBLEM: {problem}")
-    print("validate: OK" if report.ok else f"validate: {len(report.problems)} problem(s)")
+    graded = sum(len(columns) for columns in report.columns.values())
+    print(
+        f"validate: {'OK' if report.ok else f'{len(report.problems)} problem(s)'} "
+        f"({graded} submissions of {len(report.columns)} assignments in {report.duration_s:g} s)"
+    )
     return ExitCode.OK if report.ok else ExitCode.FAILED
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    from grader.assemble import template
+    from grader.registry import select
+
+    folder = template(select(args.assignment), Path(args.out))
+    print(f"Student template: {folder} (student_template/ and each assignment's stub/)")
+    return ExitCode.OK
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    from grader.assemble import examples
+    from grader.registry import select
+
+    for folder in examples(select(None), Path(args.out), args.name or None):
+        print(folder)
+    return ExitCode.OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from grader.registry import assignments_root, discover
+    from grader.scaffold import scaffold
+
+    root = assignments_root()
+    order = max((a.spec.order for a in discover(root)), default=0) + 1
+    folder = scaffold(root, args.id, order)
+    print(f"New assignment: {folder}")
+    print(f"  check that it validates:  grader validate -a {args.id}")
+    print("  then make it yours: spec.toml, checks.py, README.md, reference/, stub/, cases/*/expect.toml")
+    return ExitCode.OK
 
 
 BATCH_SOURCE_HINT = "pass the folder or zip with the class's submissions"
@@ -517,8 +553,14 @@ def build_parser() -> argparse.ArgumentParser:
     _sandbox_option(p)
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("validate", help="course CI: references get full marks, template stubs get zero")
+    p = sub.add_parser(
+        "validate",
+        help="course CI: references get full marks, stubs zero, every case what its expect.toml says; "
+        "prints the kill matrix",
+    )
     p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--jobs", type=count_value, help="submissions graded at once (default: what fits)")
+    p.add_argument("--quick", action="store_true", help="references and stubs only, not the cases")
     p.add_argument("--out", help="also write the reports here")
     p.add_argument("--seed", type=seed_value, help="parameter seed (default: random)")
     p.add_argument(
@@ -528,6 +570,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _sandbox_option(p)
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("template", help="assemble the student template (student_template/ + each stub)")
+    p.add_argument("--out", required=True, help="folder to write (new, or one written by this before)")
+    p.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
+    p.set_defaults(func=cmd_template)
+
+    p = sub.add_parser("examples", help="assemble the example submissions from the cases that name them")
+    p.add_argument("--out", required=True, help="folder to write them into, one sub-folder each")
+    p.add_argument("name", nargs="*", help="only these examples (default: all)")
+    p.set_defaults(func=cmd_examples)
+
+    p = sub.add_parser("new", help="scaffold a new assignment that validates (spec, checks, README, ...)")
+    p.add_argument("id", help="the assignment's id and folder name, e.g. delivery-semantics")
+    p.set_defaults(func=cmd_new)
 
     p = sub.add_parser("image", help="the docker grading image")
     isub = p.add_subparsers(dest="image_command", required=True, parser_class=_Parser)

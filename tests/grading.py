@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import random
 import shutil
+import tempfile
 from pathlib import Path
 
+from grader.assemble import examples
 from grader.registry import select
 from grader.results import AssignmentResult, Status, SubmissionResult
 from grader.runner import grade_submission
@@ -16,7 +19,22 @@ from grader.sandbox.base import SandboxFactory
 from grader.sandbox.local import LocalSandbox
 from grader.spec import AssignmentSpec
 
-SUBMISSIONS = Path(__file__).parent / "submissions"
+_EXAMPLES: list[Path] = []
+
+
+def example_path(name: str) -> Path:
+    """The example submission ``name`` (``grader examples``), assembled once per test session."""
+    if not _EXAMPLES:
+        _EXAMPLES.append(Path(tempfile.mkdtemp(prefix="grader-examples-")))
+        atexit.register(shutil.rmtree, _EXAMPLES[0], True)
+        examples(select(None), _EXAMPLES[0])
+    return _EXAMPLES[0] / name
+
+
+def case_path(assignment_id: str, name: str) -> Path:
+    """The folder of one case of an assignment (``assignments/<id>/cases/<name>``)."""
+    (assignment,) = select([assignment_id])
+    return assignment.cases / name
 P, F, S = Status.PASSED, Status.FAILED, Status.SKIPPED
 # A new base every run, so repeated runs grade each realistic submission with other parameters;
 # the end of pytest's output prints it, GRADER_TEST_SEED=<base> repeats a run's parameters.
@@ -75,10 +93,10 @@ def only_failing(assignment_id: str, failing: dict[str, Status]) -> dict[str, St
 
 
 def grade_example(name: str, factory: SandboxFactory) -> SubmissionResult:
-    """Grade ``examples/<name>`` on all four assignments in one sandbox made by ``factory``."""
+    """Grade the example ``name`` on every assignment in one sandbox made by ``factory``."""
     assignments = select(None)
     return grade_submission(
-        Path(__file__).parents[1] / "examples" / name,
+        example_path(name),
         assignments,
         seed=_fresh_seed(*(a.spec for a in assignments)),
         sandbox_factory=factory,
@@ -88,16 +106,32 @@ def grade_example(name: str, factory: SandboxFactory) -> SubmissionResult:
 def assert_full_marks_with_overlap(result: SubmissionResult) -> None:
     """The good example: full marks; the others were graded beside the word count (the submission
     took less than its assignments one after another); each seminar note under its own assignment."""
-    assert [a.id for a in result.assignments] == [
-        "topic-create",
-        "produce-sequence",
-        "consume-partition",
-        "stateful-wordcount",
-    ]
+    assert [a.id for a in result.assignments] == [a.id for a in select(None)]
     for a in result.assignments:
         assert a.points == a.max_points, (a.id, a.error, [(c.id, c.message) for c in a.checks if c.message])
     one_after_another = sum(a.timings["total"] for a in result.assignments)
-    assert result.duration_s < one_after_another - 3, (result.duration_s, one_after_another)
+    # Behaviour, not speed: some of them ran beside the word count (how much is bench/grade_one.py's).
+    assert result.duration_s < one_after_another, (result.duration_s, one_after_another)
     notes = {a.id: [n.text for n in a.notes if n.kind == "seminar"] for a in result.assignments}
     assert any("--new-consumer" in n for n in notes["consume-partition"]), notes
     assert notes["stateful-wordcount"] == [], notes
+
+
+def spark_leftovers() -> list[str]:
+    """Spark JVMs (SparkSubmit) started inside a grader sandbox that are still running.
+
+    Sandbox processes carry TMPDIR=<grader-sandbox-*>/home, which tells them apart from any other
+    Spark on the machine.
+    """
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if "org.apache.spark.deploy.SparkSubmit" in cmd and b"grader-sandbox-" in environ:
+            found.append(f"{entry.name}: {cmd[:120]}")
+    return found

@@ -94,9 +94,11 @@ def test_pool_survives_crash_hang_and_exception(fake_env: Path, tmp_path: Path) 
     assert finished["raise"].status is JobStatus.CRASHED
     assert "RuntimeError: the fake grader broke" in finished["raise"].message
     assert list(work.iterdir()) == []  # every worker's folder and temp dir is gone
-    pids = [int(line.split()[2]) for line in fake_env.read_text().splitlines() if line.startswith("start")]
-    assert len(pids) == 4
-    assert not any(alive(p) for p in pids)
+    started_lines = [line.split() for line in fake_env.read_text().splitlines() if line.startswith("start")]
+    # The hanging job may be killed at its 3 s limit before its worker got as far as logging (a loaded
+    # machine takes that long to start Python and import the grader); the others always log.
+    assert {"ok", "crash", "raise"} <= {words[1] for words in started_lines}
+    assert not any(alive(int(words[2])) for words in started_lines)
 
 
 def _class(root: Path) -> Path:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from grading import example_path
 from junitparser import JUnitXml
 from lxml import etree
 from platform_schemas import GRADESCOPE_SCHEMA, PRAIRIELEARN_SCHEMA
 
 from grader import api
-from grader.registry import REPO_ROOT
 from grader.results import SCHEMA_FILE
 from grader.sandbox import factory
 
@@ -22,7 +22,7 @@ XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 @pytest.mark.kafka
 def test_a_real_run_validates_in_every_format(tmp_path: Path) -> None:
     result, paths = api.check(
-        REPO_ROOT / "examples" / "flawed-student",
+        example_path("flawed-student"),
         ["topic-create"],
         out=tmp_path,
         seed=7,

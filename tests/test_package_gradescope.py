@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from grading import example_path
 from platform_schemas import GRADESCOPE_SCHEMA
 
 from grader.package.gradescope import build_package, reference_files
@@ -85,6 +86,14 @@ def test_zip_has_the_scripts_at_its_root_and_no_reference_solutions(package: Pat
     assert "grader/report/results.schema.json" in inside
     assert "grader/package/templates/run_autograder" in inside
     assert "grader_assignments/topic-create/checks.py" in inside
+    # Every module of every assignment package (the loader imports them all) and every stub ship;
+    # the cases (wrong submissions and their expectations) stay in the course repository.
+    from grader.registry import discover
+
+    for a in discover():
+        for path in [*a.folder.glob("*.py"), *a.stub.iterdir()]:
+            assert f"grader_assignments/{a.id}/{path.relative_to(a.folder).as_posix()}" in inside
+    assert not [n for n in inside if "/cases/" in n]
     assert {p.name for p in (REPO_ROOT / "assignments" / "topic-create" / "reference").iterdir()}, (
         "the course checkout does have references (so the test above means something)"
     )
@@ -115,7 +124,7 @@ def test_run_autograder_end_to_end(package: Path, tmp_path: Path) -> None:
     # Uploaded as a zip of the repository's folder: the submission holds that one folder.
     submission = tmp_path / "upload"
     repo = submission / "my-repo"
-    shutil.copytree(REPO_ROOT / "examples" / "good-student" / "topic-create", repo / "topic-create")
+    shutil.copytree(example_path("good-student") / "topic-create", repo / "topic-create")
     (repo / "reports" / "old").mkdir(parents=True)
     (repo / "reports" / "old" / "results.json").write_text("{}")
     (submission / "__MACOSX").mkdir()

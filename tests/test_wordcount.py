@@ -1,6 +1,5 @@
-"""stateful-wordcount: the grader's own reading and judging (no Spark), then on a real cluster and
-real Spark: the reference gets full marks, the stub zero, slow but correct apps full marks, and every
-realistic mistake loses exactly the right checks with the right message."""
+"""stateful-wordcount: the grader's own reading and judging, without Spark (its reference, stub and
+cases are graded on real Kafka and Spark by tests/test_validate.py)."""
 
 from __future__ import annotations
 
@@ -11,164 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
-from grading import SUBMISSIONS, F, S, message, only_failing, statuses
-from grading import grade as grade_assignment
 
 from grader.checks import CheckContext, CheckFailed
-from grader.registry import select, template_root
-from grader.results import AssignmentResult, ExecRecord, Status
+from grader.registry import select
+from grader.results import ExecRecord
 
 ID = "stateful-wordcount"
 
 
-def grade(cluster, source: Path, tmp_path: Path) -> AssignmentResult:
-    return grade_assignment(cluster, ID, source, tmp_path)
-
-
-def expected(failing: dict[str, Status]) -> dict[str, Status]:
-    return only_failing(ID, failing)
-
-
-def spark_leftovers() -> list[str]:
-    """Spark JVMs (SparkSubmit) started inside a grader sandbox that are still running.
-
-    Sandbox processes carry TMPDIR=<grader-sandbox-*>/home, which tells them apart from any other
-    Spark on the machine.
-    """
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if "org.apache.spark.deploy.SparkSubmit" in cmd and b"grader-sandbox-" in environ:
-            found.append(f"{entry.name}: {cmd[:120]}")
-    return found
-
-
-@pytest.mark.kafka
-@pytest.mark.spark
-def test_reference_scores_full_marks_and_leaves_nothing_behind(kafka_cluster, tmp_path):
-    (a,) = select([ID])
-    res = grade(kafka_cluster, a.reference, tmp_path)
-    assert res.error is None
-    assert res.points == res.max_points == 14, {c.id: c.message for c in res.checks}
-    assert res.timings["spark_start_run1"] > 0
-    assert spark_leftovers() == []
-
-
-@pytest.mark.kafka
-@pytest.mark.spark
-def test_template_stub_scores_zero_with_guidance(kafka_cluster, tmp_path):
-    res = grade(kafka_cluster, template_root() / ID, tmp_path)
-    assert res.error is None
-    assert res.points == 0
-    assert "not implemented yet" in message(res, "runs")
-    assert all(c.hint for c in res.checks if c.status is F)
-
-
-CRASHED = {
-    "runs": F,
-    "tokenisation": F,
-    "running_totals": F,
-    "checkpoint_restart": S,
-    "final_counts": F,
-    "stops_by_itself": F,
-}
-STOPPED_EARLY = {"stops_by_itself": F, "final_counts": F}
-EARLY_STOP_MESSAGES = {
-    "stops_by_itself": "before all data was counted",
-    "final_counts": "the app stopped by itself before all data was counted",
-}
-
-CASES = [
-    (
-        "per_batch",
-        {"running_totals": F, "checkpoint_restart": S, "final_counts": F},
-        {"running_totals": "per-batch count"},
-    ),
-    ("empty_word", {"tokenisation": F, "final_counts": F}, {"tokenisation": "the empty word '' is counted"}),
-    ("lowercase", {"tokenisation": F, "final_counts": F}, {"tokenisation": "lower-cased"}),
-    ("never_stops", {"stops_by_itself": F}, {"stops_by_itself": "never stops by itself"}),
-    ("stops_first_burst", STOPPED_EARLY, EARLY_STOP_MESSAGES),
-    (
-        "no_checkpoint",
-        {"checkpoint_restart": F, "final_counts": F},
-        {"checkpoint_restart": "the state was not restored from CHECKPOINT_DIR"},
-    ),
-    (
-        "cyrillic_crash",
-        CRASHED,
-        {
-            "runs": "Cyrillic",
-            "stops_by_itself": "not a stop after the data ended: run 1 crashed (exit status",
-        },
-    ),
-    (
-        # Right in all but the output's shape: it ran (checkpoint commits, exit 0), the output checks say why.
-        "csv_writer",
-        {"tokenisation": F, "running_totals": F, "checkpoint_restart": S, "final_counts": F},
-        {
-            "tokenisation": "is a folder (Spark's own writers, such as df.write.csv(path)",
-            "running_totals": "write one file per micro-batch; seminar_spark.write_totals",
-            "final_counts": "in the last output file; OUTPUT_DIR/batch-",
-        },
-    ),
-    ("seminar_dstream", CRASHED, {"runs": "lambda kv: kv[1]"}),
-    ("seminar_kafkautils", CRASHED, {"runs": "removed in Spark 3.0"}),
-    # Correct but slow: Spark's default 200 shuffle partitions; the grader waits for its progress.
-    ("default_settings", {}, {}),
-    # Correct, each burst split over several micro-batches by maxOffsetsPerTrigger.
-    ("rate_limited", {}, {}),
-    # A hard-coded 2 s idle limit: stops during the pause before the last burst.
-    ("short_idle", STOPPED_EARLY, EARLY_STOP_MESSAGES),
-    # The seminar's "finished" flag: stops at the first trigger without new data.
-    ("first_empty", STOPPED_EARLY, EARLY_STOP_MESSAGES),
-    (
-        "import_error",
-        CRASHED,
-        {
-            "runs": "run 1 crashed before it counted anything (exit status 1 after",
-            "stops_by_itself": "not a stop after the data ended: run 1 crashed (exit status 1: ImportError: "
-            "cannot import name 'write_total' from 'seminar_spark'",
-            "tokenisation": "no output to check: run 1 crashed (exit status 1: ImportError:",
-            "final_counts": "the final run wrote none: run 1 crashed",
-        },
-    ),
-    (
-        "ends_after_start",
-        CRASHED,
-        {
-            "runs": "before its query had counted anything: the script ended right after start()",
-            "stops_by_itself": "not a stop after the data ended: run 1 ended right after starting its query",
-            "running_totals": "no output to check: run 1 ended right after starting its query",
-        },
-    ),
-]
-
 # Advice that belongs to other mistakes must not be given to an app that crashed or ended at once.
 WRONG_ADVICE = ("not at the first idle batch", "use foreachBatch", "wrong counts", "still behind")
-
-
-@pytest.mark.kafka
-@pytest.mark.spark
-@pytest.mark.parametrize(("name", "failing", "messages"), CASES, ids=[c[0] for c in CASES])
-def test_wrong_submission_loses_exactly_the_right_checks(kafka_cluster, tmp_path, name, failing, messages):
-    res = grade(kafka_cluster, SUBMISSIONS / ID / name, tmp_path)
-    assert res.error is None
-    assert statuses(res) == expected(failing), {c.id: c.message for c in res.checks}
-    for check_id, text in messages.items():
-        assert text in message(res, check_id), message(res, check_id)
-    if failing is CRASHED:
-        said = " ".join(c.message for c in res.checks)
-        assert [a for a in WRONG_ADVICE if a in said] == [], said
-    if name == "import_error":
-        assert "ImportError: cannot import name 'write_total'" in message(res, "runs")
-        assert "seminar_spark provides spark_session, write_totals" in message(res, "runs")
-    assert spark_leftovers() == []
 
 
 # -- the grader's side, without Spark ---------------------------------------------------------------
