@@ -86,7 +86,8 @@ def test_judging_names_each_difference(tmp_path: Path):
     ids = [c.id for c in a.checks]
     from grader.cases import judge
 
-    right = _result(a, {"six_partitions": Status.FAILED}, {"six_partitions": "expected 6 partitions, found 5"})
+    said = {"six_partitions": "expected 6 partitions, found 5"}
+    right = _result(a, {"six_partitions": Status.FAILED}, said)
     assert judge(case, right, ids) == []
     quiet = _result(a, {"six_partitions": Status.FAILED}, {"six_partitions": "wrong"})
     assert judge(case, quiet, ids) == ["six_partitions: the message lacks 'found 5'; it says: 'wrong'"]
@@ -95,7 +96,9 @@ def test_judging_names_each_difference(tmp_path: Path):
     assert "a wrong submission got full marks (10/10)" in judge(case, full, ids)
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "expect.toml").write_text('summary = "x y z"\nalternative = true\n[checks.a]\nstatus = "failed"\n')
+    (broken / "expect.toml").write_text(
+        'summary = "x y z"\nalternative = true\n[checks.a]\nstatus = "failed"\n'
+    )
     with pytest.raises(SpecError, match="an alternative"):
         load_case(a.id, broken)
 
@@ -116,7 +119,8 @@ def test_a_check_that_catches_nothing_is_a_problem_and_the_matrix_shows_who_caug
     report = validate([a], _fake_grading(answer))
     wrong = "case topic-create/pinned_replicas: replicas_spread: expected failed, got passed"
     assert any(p.startswith(wrong) for p in report.problems), report.problems
-    assert any(p.startswith("check topic-create/replicas_spread catches no wrong submission") for p in report.problems)
+    blind = "check topic-create/replicas_spread catches no wrong submission"
+    assert any(p.startswith(blind) for p in report.problems)
     matrix = "\n".join(report.lines)
     assert re.search(r"^  five_partitions +\. +\. +X +\. +\. +\.   8/10$", matrix, re.M), matrix
     assert re.search(r"^  python_style +(\. +){6}  10/10 \(alternative\)$", matrix, re.M), matrix

@@ -1,6 +1,6 @@
 """Run the stateful-wordcount harness on the reference and every wrong submission (not a test).
 
-    .venv/bin/python tests/submissions/stateful-wordcount/try_harness.py [--no-cds] [name ...]
+    .venv/bin/python assignments/stateful-wordcount/tools/try_harness.py [--no-cds] [name ...]
 
 One KafkaCluster serves all runs (each run gets its own topic and temp dir). Unless --no-cds,
 a JVM class-data archive of Spark is built first (in the temp dir) and offered to every app
@@ -10,7 +10,6 @@ it is meant to show was seen.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import sys
@@ -22,28 +21,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
+CASES = HERE.parent / "cases"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-_spec = importlib.util.spec_from_file_location("wordcount_harness", ROOT / "assignments/stateful-wordcount/harness.py")
-assert _spec is not None and _spec.loader is not None
-harness = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = harness  # dataclasses look their module up
-_spec.loader.exec_module(harness)
-
 import local_app  # noqa: E402  (beside this file)
 
+from grader.registry import select  # noqa: E402
 from grader.runtime.cluster import KafkaCluster  # noqa: E402
 from grader.runtime.jars import ensure_runtime  # noqa: E402
 
+harness = select(["stateful-wordcount"])[0].module.harness  # the assignment package's own module
+
 SUBMISSIONS = {
-    "reference": ROOT / "assignments/stateful-wordcount/reference/wordcount.py",
-    **{name: HERE / name / "wordcount.py" for name in (
+    "reference": HERE.parent / "reference" / "wordcount.py",
+    **{name: CASES / name / "wordcount.py" for name in (
         "per_batch", "empty_word", "never_stops", "stops_first_burst", "no_checkpoint", "lowercase",
         "cyrillic_crash", "seminar_dstream", "seminar_kafkautils", "default_settings", "rate_limited",
         "short_idle", "first_empty", "import_error", "ends_after_start",
     )},
-    "template": ROOT / "student_template/stateful-wordcount/wordcount.py",
+    "template": HERE.parent / "stub" / "wordcount.py",
 }
 
 
@@ -118,7 +115,8 @@ def expect_lowercase(obs, logs: Path) -> tuple[bool, str]:  # type: ignore[no-un
 
 def expect_cyrillic_crash(obs, logs: Path) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
     run1 = obs.runs[0]
-    ok = run1.exited_by_itself and run1.exit_code not in (0, None) and "UnicodeEncodeError" in stderr_of(logs, 1)
+    crashed = run1.exited_by_itself and run1.exit_code not in (0, None)
+    ok = crashed and "UnicodeEncodeError" in stderr_of(logs, 1)
     return ok, "exits non-zero with UnicodeEncodeError"
 
 
@@ -204,9 +202,8 @@ def main(args: list[str]) -> int:
                 logs.mkdir(parents=True)
                 starter = local_app.SubprocessStarter(SUBMISSIONS[name], logs, extra_env=extra_env)
                 try:
-                    obs = harness.run_timeline(
-                        cluster, starter, harness.HarnessConfig(seed=name, spark_kafka_jars=jars), folder / "work"
-                    )
+                    config = harness.HarnessConfig(seed=name, spark_kafka_jars=jars)
+                    obs = harness.run_timeline(cluster, starter, config, folder / "work")
                     results[name] = summarize(name, obs, logs)
                     totals[name] = obs.timings
                 finally:
