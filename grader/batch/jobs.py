@@ -111,15 +111,16 @@ def tree_hash(root: Path) -> str:
 
 
 def assignment_version(assignment: Assignment) -> str:
-    """Content hash of what decides an assignment's grade: its folder minus README and reference."""
+    """Content hash of what decides an assignment's grade: its spec, its modules and its data.
+
+    Not its README, reference, stub, cases or tools: editing a case's expectation must not make a
+    worker refuse the jobs of a batch (or of ``grader validate``) that is running.
+    """
     digest = hashlib.sha256()
     for path in sorted(assignment.folder.rglob("*")):
         rel = path.relative_to(assignment.folder)
-        if (
-            not path.is_file()
-            or rel.parts[0] in {"reference", "__pycache__", "README.md"}
-            or path.suffix == ".pyc"
-        ):
+        top_level = len(rel.parts) == 1 and (path.suffix == ".py" or path.name == "spec.toml")
+        if not path.is_file() or not (top_level or rel.parts[0] == "data"):
             continue
         digest.update(f"{rel.as_posix()}\n".encode())
         _hash_file_into(digest, path)
