@@ -133,6 +133,7 @@ def scaffold(root: Path, assignment_id: str, order: int) -> Path:
         "README.md": README,
         "reference/produce.sh": REFERENCE,
         "stub/produce.sh": STUB,
+        "cases/.gitattributes": "# Cases keep their bytes (a CRLF case must stay CRLF).\n* -text\n",
         "cases/other_text/produce.sh": CASE,
         "cases/other_text/expect.toml": EXPECT,
     }
