@@ -3,10 +3,19 @@ and not on independent correct solutions that look alike."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import os
 import textwrap
 from pathlib import Path
 
+import pytest
+from policy_fake import HERE, RUNNER
+
+from grader.batch import BatchOptions, LocalExecutor, run_batch
 from grader.batch.jobs import derive_seed
+from grader.batch.progress import PlainProgress
 from grader.policy import CopySettings
 from grader.policy.copies import Candidate, find_copies
 from grader.registry import select
@@ -303,3 +312,52 @@ def test_another_students_parameters(tmp_path: Path) -> None:
         f"PARTITION of consume-partition {carol_partition} (yours is "
         f"{params('mallory', 'consume-partition')['PARTITION']}) in consume-partition/consume.sh:1"
     ]
+
+
+CREATE_TOPIC = """
+#!/usr/bin/env bash
+set -euo pipefail
+servers="${BOOTSTRAP_SERVERS}"
+name="${TOPIC}"
+if kafka-topics --bootstrap-server "$servers" --list | grep -qx "$name"; then
+  echo "topic $name is there already" >&2
+else
+  kafka-topics --bootstrap-server "$servers" --create --topic "$name" --partitions 6 --replication-factor 2
+fi
+for attempt in 1 2 3; do
+  kafka-topics --bootstrap-server "$servers" --describe --topic "$name" && break
+  sleep "$attempt"
+done
+"""
+
+
+def test_a_batch_puts_the_evidence_on_the_class_page_and_in_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    bob_topic = params("bob", "topic-create")["TOPIC"]
+    renamed = CREATE_TOPIC.replace("servers", "bs").replace("name", "t").replace("attempt", "k")
+    subs = tmp_path / "subs"
+    submission(subs, "alice", {"topic-create/create_topic.sh": CREATE_TOPIC})
+    submission(subs, "mallory", {"topic-create/create_topic.sh": renamed})
+    submission(subs, "bob", {"topic-create/create_topic.sh": 'kafka-topics --create --topic "$TOPIC"\n'})
+    submission(subs, "carol", {"topic-create/create_topic.sh": f"kafka-topics --create --topic {bob_topic}"})
+    out = tmp_path / "grades"
+    run_batch(
+        BatchOptions(subs, out, ["topic-create"], sandbox="local", course_seed=COURSE_SEED),
+        executor=LocalExecutor(1, out / ".work" / "jobs", runner=RUNNER),
+        progress=PlainProgress(io.StringIO()),
+    )
+    copies = json.loads((out / "summary.json").read_text())["copies"]
+    assert [(p["a"], p["b"]) for p in copies["similar"]] == [("alice", "mallory")]
+    found = [(e["holder"], e["owner"], e["strength"]) for e in copies["parameters"]]
+    assert found == [("carol", "bob", "strong")]
+    assert copies["compared"] == 4
+    page = (out / "index.html").read_text()
+    assert 'id="copies"' in page
+    assert "never a penalty" in page
+    assert f"TOPIC of topic-create &#39;{bob_topic}&#39;" in page
+    rows = list(csv.DictReader((out / "gradebook.csv").open()))
+    assert {(r["student_id"], r["topic-create"], r["adjustments"]) for r in rows} == {
+        (s, "10", "") for s in ("alice", "bob", "carol", "mallory")
+    }  # evidence only: nobody's grade changed
