@@ -281,6 +281,15 @@ def _fingerprint(name: str, text: str, language: str, boilerplate: Any = None) -
     )
 
 
+def _drop(fp: Any, common: set[int]) -> None:
+    """Leave ``common`` fingerprints out of ``fp``, as copydetect leaves out boilerplate ones."""
+    from copydetect.utils import get_token_coverage
+
+    fp.hashes = fp.hashes - common
+    fp.hash_idx = {h: i for h, i in fp.hash_idx.items() if h not in common}
+    fp.token_coverage = get_token_coverage(fp.hash_idx, fp.k, len(fp.filtered_code))
+
+
 def _ranges(text: str, slices: Any) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
     for start, end in zip(slices[0], slices[1], strict=True):
@@ -339,14 +348,23 @@ def similar_pairs(
                 # Boilerplate is fingerprinted as the students' language: the same code normalises the same.
                 hashes = set().union(*(_fingerprint("boilerplate", b, language).hashes for b in blocks))
                 known[language] = np.array(sorted(hashes), dtype=np.int64)
-            prints = {
-                k: _fingerprint(entries[k], texts[k][entries[k]], language, known[language]) for k in keys
-            }
-            # Only pairs that share a fingerprint at all are compared (an inverted index, not n² work).
+            # Identical files (common for a one-line script) are fingerprinted once: lexing is the cost.
+            by_text: dict[str, Any] = {}
+            for k in keys:
+                text = texts[k][entries[k]]
+                if text not in by_text:
+                    by_text[text] = _fingerprint(entries[k], text, language, known[language])
+            prints = {k: by_text[texts[k][entries[k]]] for k in keys}
             holders: dict[int, list[str]] = defaultdict(list)
             for k, fp in prints.items():
                 for h in fp.hashes:
                     holders[h].append(k)
+            common = {h for h, ks in holders.items() if len(ks) > settings.max_common}
+            if common:
+                for fp in by_text.values():
+                    _drop(fp, common)
+                holders = {h: ks for h, ks in holders.items() if h not in common}
+            # Only pairs that share a fingerprint at all are compared (an inverted index, not n² work).
             shared: dict[tuple[str, str], int] = defaultdict(int)
             for ks in holders.values():
                 if len(ks) > 1:

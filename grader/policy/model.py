@@ -227,6 +227,8 @@ class CopySettings(_Strict):
     """Pairs whose entrypoints share at least this fraction of their (non-boilerplate) code are listed."""
     min_tokens: int = Field(60, ge=1)
     """...and at least this many characters of normalised code outside the boilerplate."""
+    max_common: int = Field(10, ge=2)
+    """Code found in more than this many submissions is what many wrote alike, not evidence (MOSS's -m)."""
     boilerplate: list[str] = Field(default_factory=list)
     """Extra folders or files whose code is boilerplate (the template and references always are), e.g. the
     seminar's notes; relative paths are relative to course.toml."""
