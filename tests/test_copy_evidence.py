@@ -204,6 +204,10 @@ PRODUCE_2 = (
     '#!/bin/bash\nfor i in $(seq "$N"); do echo "$i"; done | \\\n'
     '  kafka-console-producer.sh --broker-list "$BOOTSTRAP_SERVERS" --topic "$TOPIC"\n'
 )
+PRODUCE_3 = (
+    'n=1\nwhile [ "$n" -le "$N" ]; do\n  echo "$n"\n  n=$((n + 1))\n'
+    'done | kafka-console-producer --bootstrap-server "$BOOTSTRAP_SERVERS" --topic "$TOPIC"\n'
+)
 
 
 def submission(root: Path, name: str, files: dict[str, str]) -> Candidate:
@@ -227,7 +231,7 @@ def test_a_disguised_copy_is_found_and_independent_solutions_are_not(tmp_path: P
             tmp_path, "mallory", {wc: WORDCOUNT_A_DISGUISED, "produce-sequence/produce.sh": PRODUCE_1}
         ),
         submission(tmp_path, "bob", {wc: WORDCOUNT_B, "produce-sequence/produce.sh": PRODUCE_2}),
-        submission(tmp_path, "carol", {wc: WORDCOUNT_C, "produce-sequence/produce.sh": PRODUCE_2}),
+        submission(tmp_path, "carol", {wc: WORDCOUNT_C, "produce-sequence/produce.sh": PRODUCE_3}),
     ]
     evidence = find_copies(candidates, select(None), CopySettings(), base=tmp_path)
     pairs = {(p.assignment, p.a, p.b) for p in evidence.similar}
@@ -361,3 +365,28 @@ def test_a_batch_puts_the_evidence_on_the_class_page_and_in_the_summary(
     assert {(r["student_id"], r["topic-create"], r["adjustments"]) for r in rows} == {
         (s, "10", "") for s in ("alice", "bob", "carol", "mallory")
     }  # evidence only: nobody's grade changed
+
+
+def test_code_that_many_wrote_alike_is_not_evidence(tmp_path: Path) -> None:
+    extra = """
+report() {
+  local count
+  count=$(kafka-topics --bootstrap-server "$servers" --describe --topic "$name" | grep -c Leader)
+  echo "created $name with $count partitions, checked $(date +%s)" >&2
+}
+report
+"""
+    rel = "topic-create/create_topic.sh"
+    candidates = [submission(tmp_path, f"s{i:02d}", {rel: CREATE_TOPIC}) for i in range(12)]
+    candidates += [
+        submission(tmp_path, "alice", {rel: CREATE_TOPIC + extra}),
+        submission(tmp_path, "mallory", {rel: CREATE_TOPIC + extra.replace("count", "n")}),
+    ]
+    evidence = find_copies(candidates, select(None), CopySettings(max_common=10), base=tmp_path)
+    # Fourteen identical scripts are how the class writes it; the part only two of them share is the copy.
+    assert [(p.a, p.b) for p in evidence.similar] == [("alice", "mallory")]
+    (pair,) = evidence.similar
+    assert pair.lines_a[0][0] > 5  # the shared extra (and where it joins the script), not the whole script
+    assert "report()" in pair.excerpt_a
+    everyone = find_copies(candidates, select(None), CopySettings(max_common=20), base=tmp_path)
+    assert len(everyone.similar) > 1  # with a higher cap the identical scripts are listed too

@@ -36,6 +36,13 @@ GUARANTEE = 30
 """copydetect's guarantee threshold: a match this long is always found (window = GUARANTEE - NOISE + 1)."""
 EXCERPT_LINES = 40
 LANGUAGES = {".py": "python", ".sh": "bash", ".bash": "bash"}
+RAW = {"bash"}
+"""Normalised by :func:`normalise_shell` instead of copydetect's filter: pygments' shell lexer makes commands
+and options plain text, which the filter drops, leaving little more than a script's punctuation."""
+_SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+_SHELL_NAME = re.compile(r"(?:(?<=^)|(?<=[\s;(]))(?:local\s+|export\s+|readonly\s+)?([a-z_][a-z0-9_]*)(?==)|"
+                         r"(?<=\bfor\s)([a-z_][a-z0-9_]*)|(?<=\bread\s)([a-z_][a-z0-9_]*)")
+_SHELL_COMMENT = re.compile(r"(?:^|\s)#(?![!]).*$")
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 _TEXT_SUFFIXES = {".py", ".sh", ".bash", ".txt", ".md", ".cfg", ".ini", ".toml", ".json", ".yaml", ".yml", ""}
 _INT_CONTEXTS = {
@@ -276,9 +283,31 @@ def _code_blocks(path: Path) -> list[str]:
 def _fingerprint(name: str, text: str, language: str, boilerplate: Any = None) -> Any:
     from copydetect import CodeFingerprint
 
+    raw = language in RAW
     return CodeFingerprint(
-        name, NOISE, GUARANTEE - NOISE + 1, boilerplate, language=language, fp=io.StringIO(text)
-    )
+        name, NOISE, GUARANTEE - NOISE + 1, boilerplate, filter=not raw, language=language,
+        fp=io.StringIO(normalise_shell(text) if raw else text),
+    )  # fmt: skip
+
+
+def normalise_shell(text: str) -> str:
+    """A shell script with its own variable names as ``V``, no quotes, comments or extra blanks, line by line.
+
+    The grader's variables (``$TOPIC``, ``$N``, upper case) keep their names: students cannot rename them.
+    Lines stay lines, so a match's line numbers are the original script's.
+    """
+
+    def variable(m: re.Match[str]) -> str:
+        return f"${m[1]}" if m[1].isupper() else "$V"
+
+    out = []
+    for line in text.split("\n"):
+        line = _SHELL_COMMENT.sub("", line) if not line.startswith("#!") else line
+        line = _SHELL_VAR.sub(variable, line)
+        line = _SHELL_NAME.sub("V", line)
+        line = re.sub(r"[\"']", "", line)
+        out.append(" ".join(line.split()))
+    return "\n".join(out)
 
 
 def _drop(fp: Any, common: set[int]) -> None:
