@@ -161,25 +161,49 @@ NAMES = [
 ]
 
 
+PLANTED: set[tuple[str, str]] = set()
+"""(original, copier) word counts."""
+PLANTED_TOPICS: set[tuple[str, str]] = set()
+"""(holder, owner) of a topic name."""
+
+
+HELPERS = [
+    "def log(*parts):\n    print(*parts, file=sys.stderr, flush=True)\n",
+    "def env(name, default=None):\n    value = os.environ.get(name, default)\n    if value is None:\n"
+    "        raise SystemExit(name + ' is not set')\n    return value\n",
+    "MAX_WAIT = {n}\nPOLL = {f}\n",
+    "def elapsed(since):\n    return round(time.time() - since, {d})\n",
+    "import logging\nlogging.basicConfig(level=logging.WARNING, format='%(message)s')\n"
+    "LOG = logging.getLogger('wc')\n",
+    "assert os.environ.get('TOPIC'), 'TOPIC is not set'\nassert os.environ.get('OUTPUT_DIR')\n",
+    "DEBUG = bool(os.environ.get('WC_DEBUG'))\nif DEBUG:\n    print(sorted(os.environ), file=sys.stderr)\n",
+    "def idle_limit():\n    try:\n        return float(os.environ['IDLE_TIMEOUT_S'])\n"
+    "    except (KeyError, ValueError):\n        return {n}.0\n",
+    "START = time.time()\nBATCHES = []\n",
+    "def banner():\n    return '=' * {d}\n",
+    "class Stats:\n    rows = 0\n    batches = 0\n\n"
+    "    def add(self, n):\n        self.rows += n\n        self.batches += 1\n",
+    "def checkpoint_dir():\n    path = os.environ['CHECKPOINT_DIR']\n"
+    "    os.makedirs(path, exist_ok=True)\n    return path\n",
+]
+
+
 def vary(program: str, rng: random.Random) -> str:
-    """What makes two people's programs differ beyond names: constants, extra lines, another idiom."""
+    """What makes two people's programs differ beyond names: constants, helpers of their own, their order."""
     program = program.replace(
         "time.sleep(0.5)", f"time.sleep({rng.choice(['0.5', '1', '0.25', '2', '0.2'])})"
     )
     program = program.replace("time.sleep(1)", f"time.sleep({rng.choice(['0.5', '1', '0.3', '3'])})")
     program = program.replace('"10"', f'"{rng.choice(["10", "8", "12", "15", "9"])}"')
-    extras = [
-        'print("word count started", file=sys.stderr)\n',
-        "import logging\nlogging.basicConfig(level=logging.WARNING)\n",
-        "MAX_WAIT = 300\n",
-        "assert os.environ.get('TOPIC'), 'TOPIC is not set'\n",
-        "DEBUG = False\nif DEBUG:\n    print(os.environ)\n",
-    ]
+    helpers = [
+        h.replace("{n}", str(rng.randrange(5, 900))).replace("{f}", str(rng.choice([0.1, 0.2, 0.5, 1.5])))
+        .replace("{d}", str(rng.randrange(1, 40)))
+        for h in rng.sample(HELPERS, rng.randrange(2, 6))
+    ]  # fmt: skip
     head, _, body = program.partition("\n\n")
-    chosen = [e for e in extras if rng.random() < 0.5]
     if "sys" not in head:
         head += "\nimport sys"
-    return head + "\n\n" + "".join(chosen) + "\n" + body
+    return head + "\n\n" + "\n\n".join(helpers) + "\n\n" + body
 
 
 def synthetic_class(root: Path, students: int, rng: random.Random) -> list[Candidate]:
@@ -197,12 +221,15 @@ def synthetic_class(root: Path, students: int, rng: random.Random) -> list[Candi
         wc = rng.choice(WORDCOUNT).format(v=names[0], w=names[1], x=names[2], y=names[3], z=names[4])
         wc = vary(wc, rng)
         if wordcounts and rng.random() < 0.05:
-            wc = rng.choice(wordcounts).replace("time.sleep(0.5)", "time.sleep(0.5)  # poll")
+            source = rng.randrange(len(wordcounts))
+            wc = wordcounts[source].replace("time.sleep(0.5)", "time.sleep(0.5)  # poll")
+            PLANTED.add((f"s{source:03d}", sid))
         wordcounts.append(wc)
         (folder / "stateful-wordcount").mkdir(parents=True, exist_ok=True)
         (folder / "stateful-wordcount" / "wordcount.py").write_text(wc)
         if i and rng.random() < 0.02:
             other = f"s{rng.randrange(i):03d}"
+            PLANTED_TOPICS.add((sid, other))
             topic = next(a for a in discover() if a.id == "produce-sequence").spec.draw_params(
                 derive_seed(COURSE_SEED, other)
             )["TOPIC"]
@@ -303,7 +330,12 @@ def main() -> None:
         render_s, _ = timed(lambda: [report_files(r) for r in sample], 1)
     adjusted = sum(bool(r.adjustments) for r in rows)  # type: ignore[union-attr]
     print(f"class of {args.students} (4 assignments each), median of {args.rounds} rounds")
-    found = f"{len(evidence.similar)} similar pairs, {len(evidence.parameters)} parameter findings"  # type: ignore[attr-defined]
+    pairs = {(p.a, p.b) for p in evidence.similar}  # type: ignore[attr-defined]
+    held = {(e.holder, e.owner) for e in evidence.parameters if e.strength == "strong"}  # type: ignore[attr-defined]
+    found = (
+        f"{len(pairs)} similar pairs ({len(PLANTED & pairs)} of {len(PLANTED)} planted copies), "
+        f"{len(held)} topic holders ({len(PLANTED_TOPICS & held)} of {len(PLANTED_TOPICS)} planted)"
+    )
     print(f"policy (load + check course files, apply to every result): {policy_s:.2f} s wall, "
           f"{CPU[0]:.2f} s CPU ({adjusted} rows adjusted)")  # fmt: skip
     print(f"copy evidence: {copies_s:.2f} s wall / {CPU[2]:.2f} s CPU warm, "

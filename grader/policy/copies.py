@@ -91,7 +91,8 @@ class SimilarPair(BaseModel):
     file_a: str
     file_b: str
     similarity: float
-    """The larger of the two shares: matching code over each file's own code (boilerplate left out)."""
+    """The smaller of the two shares (matching code over each file's own code, boilerplate and common code
+    left out): both files are mostly the same code, not one small file inside a big one."""
     similarity_a: float
     similarity_b: float
     matched: int
@@ -401,7 +402,7 @@ def similar_pairs(
                         shared[pair] += 1
             for ka, kb in sorted(shared):
                 matched, (sim_a, sim_b), (slices_a, slices_b) = compare_files(prints[ka], prints[kb])
-                similarity = max(float(sim_a), float(sim_b))
+                similarity = min(float(sim_a), float(sim_b))
                 if similarity < settings.threshold or int(matched) < settings.min_tokens:
                     continue
                 text_a, text_b = texts[ka][entries[ka]], texts[kb][entries[kb]]
