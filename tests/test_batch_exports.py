@@ -150,3 +150,31 @@ def test_an_export_the_download_cannot_feed_is_refused_before_grading(tmp_path: 
     with pytest.raises(UsageError, match="--export canvas needs a Canvas download"):
         grade(moodle_download(tmp_path / "moodle.zip"), tmp_path / "grades", "canvas")
     assert not (tmp_path / "grades" / "gradebook.csv").exists()
+
+
+def test_cli_batch_with_policy_overrides_and_moodle_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from grader.cli import main
+
+    download = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(download, "w") as z:  # one participant with nothing gradable: no sandbox
+        z.writestr("Dana Lee_424242_assignsubmission_file_/", "")
+        z.writestr("Dana Lee_424242_assignsubmission_file_/.keep", "")
+    (tmp_path / "course.toml").write_text(POLICY)
+    (tmp_path / "overrides.csv").write_text(
+        "student,assignment,adjustment,comment\n424242,topic-create,1,x\n"
+    )
+    out = tmp_path / "grades"
+    code = main(
+        ["batch", str(download), "--out", str(out), "-a", TOPIC, "--sandbox", "local",
+         "--policy", str(tmp_path / "course.toml"), "--overrides", str(tmp_path / "overrides.csv"),
+         "--export", "moodle", "--export", "moodle"]
+    )  # fmt: skip
+    assert code == 1  # nothing passed
+    printed = capsys.readouterr().out
+    assert f"Moodle grading worksheet: {out / 'moodle-grading-worksheet.csv'}" in printed
+    (row,) = list(csv.DictReader((out / "moodle-grading-worksheet.csv").open()))
+    assert (row["Identifier"], row["Full name"], row["Grade"]) == ("Participant 424242", "Dana Lee", "0")
+    note = {r["student_id"]: r["note"] for r in csv.DictReader((out / "gradebook.csv").open())}["424242"]
+    assert "an override waits" in note  # nothing was graded to apply it to; it is not lost either
