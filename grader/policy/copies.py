@@ -111,6 +111,7 @@ class CopyEvidence(BaseModel):
     note: str = "evidence for a TA to look at, never a penalty"
     threshold: float
     min_tokens: int
+    max_common: int
     compared: int
     """Submissions looked at."""
     boilerplate: list[str] = Field(default_factory=list)
@@ -434,6 +435,7 @@ def find_copies(
     return CopyEvidence(
         threshold=settings.threshold,
         min_tokens=settings.min_tokens,
+        max_common=settings.max_common,
         compared=len(candidates),
         boilerplate=[str(p) for p in boilerplate],
         parameters=parameter_evidence(candidates, assignments, texts, boilerplate_text),
