@@ -390,3 +390,23 @@ report
     assert "report()" in pair.excerpt_a
     everyone = find_copies(candidates, select(None), CopySettings(max_common=20), base=tmp_path)
     assert len(everyone.similar) > 1  # with a higher cap the identical scripts are listed too
+
+
+def test_without_copydetect_the_parameters_are_still_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "copydetect", None)  # as if the 'copies' extra were not installed
+    bob_topic = params("bob", "topic-create")["TOPIC"]
+    candidates = [
+        submission(tmp_path, "bob", {"topic-create/create_topic.sh": CREATE_TOPIC}),
+        submission(
+            tmp_path, "carol", {"topic-create/create_topic.sh": f"kafka-topics --create --topic {bob_topic}"}
+        ),
+        submission(tmp_path, "mallory", {"topic-create/create_topic.sh": CREATE_TOPIC}),
+    ]
+    evidence = find_copies(candidates, select(None), CopySettings(), base=tmp_path)
+    assert [(e.holder, e.owner) for e in evidence.parameters] == [("carol", "bob")]
+    assert evidence.similar == []
+    assert "pip install 'grader[copies]'" in evidence.similarity_note

@@ -118,6 +118,8 @@ class CopyEvidence(BaseModel):
     """Files whose code was left out of the comparison."""
     parameters: list[ParameterEvidence] = Field(default_factory=list)
     similar: list[SimilarPair] = Field(default_factory=list)
+    similarity_note: str = ""
+    """Why entrypoints were not compared, when they were not (e.g. copydetect is not installed)."""
 
 
 # -- reading ---------------------------------------------------------------------------------------------
@@ -432,6 +434,13 @@ def find_copies(
     boilerplate = boilerplate_files(assignments, extra)
     texts = {c.key: _texts(c.root) for c in candidates}
     boilerplate_text = "\n".join(b for path in boilerplate for b in _code_blocks(path))
+    try:
+        import copydetect  # noqa: F401  (an optional extra: grader[copies])
+    except ImportError:
+        similar: list[SimilarPair] = []
+        note = "entrypoints were not compared: copydetect is not installed (pip install 'grader[copies]')"
+    else:
+        similar, note = similar_pairs(candidates, assignments, texts, boilerplate, settings), ""
     return CopyEvidence(
         threshold=settings.threshold,
         min_tokens=settings.min_tokens,
@@ -439,5 +448,6 @@ def find_copies(
         compared=len(candidates),
         boilerplate=[str(p) for p in boilerplate],
         parameters=parameter_evidence(candidates, assignments, texts, boilerplate_text),
-        similar=similar_pairs(candidates, assignments, texts, boilerplate, settings),
+        similar=similar,
+        similarity_note=note,
     )
