@@ -1,9 +1,8 @@
-"""The class's outputs: student records, ``gradebook.csv``, ``summary.json``, ``junit.xml``, ``index.html``.
+"""The class's tables: ``gradebook.csv``, ``summary.json`` and the class's ``junit.xml``.
 
-A :class:`StudentRecord` is one gradebook row; it is written last (atomically) into the student's
-folder as ``batch.json``, so its presence with a matching fingerprint means "this student is done"
-for ``--resume``. Grader-side outcomes (error, timeout, crashed, refused by a worker) never turn
-into zeros: their cells stay empty and they are listed apart, to be re-run.
+Rows are :class:`~grader.batch.records.StudentRecord` values (re-exported here for existing callers).
+Grader-side outcomes (error, timeout, crashed) keep empty cells and are listed apart, to be re-run.
+The class page is :mod:`grader.batch.index`; :mod:`grader.batch.outputs` writes them all.
 """
 
 from __future__ import annotations
@@ -13,123 +12,35 @@ import io
 import statistics
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from grader.report import write_atomic
-from grader.report.machine import dump_json, junit_xml, outcome, xml_safe
+from grader.batch.records import (
+    RECORD_FILE,
+    Grading,
+    StudentRecord,
+    load_record,
+    load_result,
+    record_for_result,
+    save_record,
+)
+from grader.report.machine import junit_xml, xml_safe
 from grader.results import Status, SubmissionResult
 
-RECORD_FILE = "batch.json"
-
-
-class Grading(StrEnum):
-    """A student's row status in the gradebook."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    ERROR = "error"
-    """The grader broke on some check: not the student's fault; re-run with --rerun-errors."""
-    TIMEOUT = "timeout"
-    """The whole submission exceeded the batch's time limit (grader side; re-run)."""
-    CRASHED = "crashed"
-    """The grading worker died (grader side; re-run)."""
-    EMPTY = "empty"
-    UNRECOGNISED = "unrecognised"
-    REFUSED = "refused"
-    """An unsafe archive or link: nothing was extracted or run."""
-    MISSING = "missing"
-    """On the roster, but no submission was found."""
-
-    @property
-    def grader_side(self) -> bool:
-        """Whether this is the grader's problem (to re-run), not a grade."""
-        return self in {Grading.ERROR, Grading.TIMEOUT, Grading.CRASHED}
-
-
-class StudentRecord(BaseModel):
-    """One student's row: identity, status, points per assignment and what decides a regrade."""
-
-    key: str
-    """Folder name under ``--out``."""
-    student_id: str
-    name: str = ""
-    email: str = ""
-    login: str = ""
-    source: str = ""
-    """Where the submission came from in the download."""
-    status: Grading
-    note: str = ""
-    points: dict[str, float | None] = Field(default_factory=dict)
-    """Assignment id -> points; None where the grader could not grade it."""
-    max_points: dict[str, float] = Field(default_factory=dict)
-    seed: int | None = None
-    fingerprint: str = ""
-    """Hash of submission content + assignment versions + seed + grader version (see ``--resume``)."""
-    report: str | None = None
-    """The HTML report, relative to ``--out``."""
-    duration_s: float = 0.0
-    worker: str = ""
-    graded_at: datetime | None = None
-
-    @property
-    def total(self) -> float | None:
-        """Sum of points; None when any assignment could not be graded (never a silent zero)."""
-        if self.status is Grading.MISSING or any(v is None for v in self.points.values()):
-            return None
-        return sum(v for v in self.points.values() if v is not None)
-
-    @property
-    def max_total(self) -> float:
-        return sum(self.max_points.values())
-
-    @property
-    def percent(self) -> float | None:
-        total = self.total
-        if total is None or not self.max_total:
-            return None
-        return round(100 * total / self.max_total, 1)
-
-
-def record_for_result(base: StudentRecord, result: SubmissionResult) -> StudentRecord:
-    """The record of a graded submission: points per assignment, grader errors as empty cells."""
-    points: dict[str, float | None] = {a.id: (None if a.has_error else a.points) for a in result.assignments}
-    status = {"passed": Grading.PASSED, "failed": Grading.FAILED, "error": Grading.ERROR}[outcome(result)]
-    return base.model_copy(
-        update={
-            "status": status,
-            "points": points,
-            "max_points": {a.id: a.max_points for a in result.assignments},
-            "seed": result.seed,
-            "duration_s": result.duration_s,
-        }
-    )
-
-
-def save_record(out: Path, record: StudentRecord) -> None:
-    """Write the record into the student's folder, atomically (the last file of a finished student)."""
-    write_atomic(out / record.key / RECORD_FILE, record.model_dump_json(indent=2).encode("utf-8"))
-
-
-def load_record(out: Path, key: str) -> StudentRecord | None:
-    """The saved record of ``key``, or None when there is none or it cannot be read."""
-    path = out / key / RECORD_FILE
-    try:
-        return StudentRecord.model_validate_json(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-
-
-def load_result(out: Path, key: str) -> SubmissionResult | None:
-    """The saved results.json of ``key``, if any."""
-    try:
-        return SubmissionResult.model_validate_json((out / key / "results.json").read_bytes())
-    except (OSError, ValueError):
-        return None
-
+__all__ = [
+    "RECORD_FILE",
+    "Grading",
+    "StudentRecord",
+    "check_stats",
+    "combined_junit",
+    "gradebook_csv",
+    "histogram",
+    "load_record",
+    "load_result",
+    "policy_summary",
+    "record_for_result",
+    "save_record",
+    "summary",
+]
 
 # -- gradebook.csv -----------------------------------------------------------------------------------
 
@@ -139,19 +50,26 @@ def _fmt(value: float | None) -> str:
 
 
 def gradebook_csv(records: list[StudentRecord], assignment_ids: list[str]) -> bytes:
-    """One row per student: ids, a column per assignment, total, percent, status (LMS-importable)."""
+    """One row per student: ids, a column per assignment, total, percent, status (LMS-importable).
+
+    The assignment columns are the points that count; ``adjustments`` says how overrides and the late
+    policy got there from the autograde ("topic-create: autograde 8/10, override +2 (reason) = 10").
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
         ["student_id", "name", "email", "login", *assignment_ids, "total", "max_points", "percent",
-         "status", "note", "report"]
+         "status", "note", "submitted_at", "grace_days", "adjustments", "report"]
     )  # fmt: skip
     for r in records:
+        adjustments = "; ".join(f"{a}: {r.adjustments[a]}" for a in assignment_ids if a in r.adjustments)
         writer.writerow(
             [r.student_id, r.name, r.email, r.login,
              *[_fmt(r.points.get(a)) for a in assignment_ids],
              _fmt(r.total), _fmt(r.max_total) if r.max_points else "", _fmt(r.percent),
-             r.status.value, r.note.replace("\n", " "), r.report or ""]
+             r.status.value, r.note.replace("\n", " "),
+             r.submitted_at.isoformat(timespec="seconds") if r.submitted_at else "",
+             str(r.grace_days_used) if r.grace_days_used else "", adjustments, r.report or ""]
         )  # fmt: skip
     return buf.getvalue().encode("utf-8")
 
@@ -195,6 +113,40 @@ def histogram(records: list[StudentRecord], bins: int = 10) -> list[dict[str, An
     ]
 
 
+def policy_summary(records: list[StudentRecord], results: dict[str, SubmissionResult]) -> dict[str, Any]:
+    """What overrides and the course policy did: adjusted scores, late work, grace days, unknown times."""
+    by_key = {r.key: r for r in records}
+    adjusted = [
+        {"student_id": r.student_id, "key": r.key, "assignment": a, "autograde": r.autograde.get(a),
+         "points": r.points.get(a), "what": text}
+        for r in records for a, text in r.adjustments.items()
+    ]  # fmt: skip
+    late = []
+    unknown = 0
+    timed = 0
+    for key, result in results.items():
+        timings = [a for a in result.assignments if a.timing is not None]
+        timed += bool(timings)
+        unknown += any(a.timing.submitted_at is None for a in timings if a.timing is not None)
+        for a in timings:
+            assert a.timing is not None
+            if a.timing.late_s or a.timing.grace_days or a.timing.extension is not None:
+                record = by_key.get(key)
+                late.append(
+                    {"student_id": record.student_id if record else key, "key": key, "assignment": a.id,
+                     "late_s": a.timing.late_s, "grace_days": a.timing.grace_days, "credit": a.timing.credit,
+                     "extension": a.timing.extension, "explanation": a.timing.explanation}
+                )  # fmt: skip
+    return {
+        "adjusted": adjusted,
+        "overrides": sum(len(a.overrides) for r in results.values() for a in r.assignments),
+        "late": late,
+        "grace_days_used": sum(r.grace_days_used for r in records),
+        "timed": timed,
+        "unknown_times": unknown,
+    }
+
+
 def summary(
     records: list[StudentRecord],
     results: dict[str, SubmissionResult],
@@ -222,6 +174,7 @@ def summary(
         "median_percent": round(statistics.median(scores), 1) if scores else None,
         "histogram": histogram(records),
         "checks": check_stats(results),
+        "policy": policy_summary(records, results),
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -255,31 +208,3 @@ def combined_junit(records: list[StudentRecord], results: dict[str, SubmissionRe
         root.set(attr, str(sum(int(s.get(attr, "0")) for s in root)))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
-
-
-# -- writing everything ------------------------------------------------------------------------------------
-
-
-def write_class_outputs(
-    out: Path,
-    records: list[StudentRecord],
-    results: dict[str, SubmissionResult],
-    assignment_ids: list[str],
-    meta: dict[str, Any],
-) -> dict[str, Path]:
-    """Write gradebook.csv, summary.json, junit.xml and index.html into ``out`` (each atomically)."""
-    from grader.batch.index import render_index
-
-    records = sorted(records, key=lambda r: (r.student_id.lower(), r.key))
-    data = summary(records, results, meta)
-    paths = {
-        "gradebook": out / "gradebook.csv",
-        "summary": out / "summary.json",
-        "junit": out / "junit.xml",
-        "index": out / "index.html",
-    }
-    write_atomic(paths["gradebook"], gradebook_csv(records, assignment_ids))
-    write_atomic(paths["summary"], dump_json(data))
-    write_atomic(paths["junit"], combined_junit(records, results))
-    write_atomic(paths["index"], render_index(records, data, assignment_ids).encode("utf-8"))
-    return paths
