@@ -26,12 +26,12 @@ from grader.batch.records import RECORD_FILE
 from grader.registry import select
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBMISSIONS = Path(__file__).parent / "submissions" / "topic-create"
+SUBMISSIONS = Path(__file__).parents[1] / "assignments" / "topic-create" / "cases"
 ASSIGNMENT = "topic-create"
 
 
 def _copy(source: Path, dest: Path) -> None:
-    shutil.copytree(source, dest / ASSIGNMENT, symlinks=True)
+    shutil.copytree(source, dest / ASSIGNMENT, symlinks=True, ignore=shutil.ignore_patterns("expect.toml"))
 
 
 def _class(root: Path) -> Path:
