@@ -21,8 +21,8 @@ import junitparser
 import pytest
 from conftest import wait_until
 
-from grader.batch.gradebook import RECORD_FILE
 from grader.batch.jobs import derive_seed
+from grader.batch.records import RECORD_FILE
 from grader.registry import select
 
 ROOT = Path(__file__).resolve().parents[1]

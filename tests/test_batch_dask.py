@@ -24,9 +24,9 @@ pytest.importorskip("distributed")
 
 from grader.batch import BatchOptions, GradeJob, JobStatus, LocalExecutor, run_batch
 from grader.batch.dask import DaskExecutor, run_isolated, travelling
-from grader.batch.gradebook import StudentRecord
 from grader.batch.jobs import assignment_version
 from grader.batch.progress import PlainProgress
+from grader.batch.records import StudentRecord
 from grader.procs import child_setup, kill_group
 from grader.registry import select
 

@@ -23,9 +23,9 @@ from batch_fake import HERE, RUNNER
 from conftest import wait_until
 
 from grader.batch import BatchOptions, Finished, GradeJob, JobStatus, LocalExecutor, Started, run_batch
-from grader.batch.gradebook import RECORD_FILE
 from grader.batch.jobs import derive_seed
 from grader.batch.progress import PlainProgress
+from grader.batch.records import RECORD_FILE
 from grader.cli import main
 
 ASSIGNMENT = "topic-create"

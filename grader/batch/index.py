@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from grader.batch.gradebook import StudentRecord
+from grader.batch.records import StudentRecord
 from grader.report.html import html_id, seconds
 from grader.report.machine import fmt_points
 

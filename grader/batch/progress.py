@@ -6,7 +6,7 @@ import sys
 import time
 from typing import IO, Protocol
 
-from grader.batch.gradebook import Grading, StudentRecord
+from grader.batch.records import Grading, StudentRecord
 
 
 class Progress(Protocol):

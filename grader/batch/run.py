@@ -22,7 +22,11 @@ from typing import Any
 
 import grader
 from grader.batch.executor import Executor, Finished, LocalExecutor, Started, default_jobs
-from grader.batch.gradebook import (
+from grader.batch.intake import IntakeStatus, Submission, assign_keys, collect, safe_key
+from grader.batch.jobs import GradeJob, JobResult, JobStatus, assignment_version, derive_seed, tree_hash
+from grader.batch.outputs import write_class_outputs
+from grader.batch.progress import PlainProgress, Progress
+from grader.batch.records import (
     RECORD_FILE,
     Grading,
     StudentRecord,
@@ -30,11 +34,7 @@ from grader.batch.gradebook import (
     load_result,
     record_for_result,
     save_record,
-    write_class_outputs,
 )
-from grader.batch.intake import IntakeStatus, Submission, assign_keys, collect, safe_key
-from grader.batch.jobs import GradeJob, JobResult, JobStatus, assignment_version, derive_seed, tree_hash
-from grader.batch.progress import PlainProgress, Progress
 from grader.batch.roster import join, load_roster
 from grader.registry import Assignment, select
 from grader.report import write_atomic
