@@ -175,7 +175,7 @@ def _accept(ctx: Context, who: Viewer, packed: Packed, assignments: list[str], s
     """Admit and store a submission in one transaction (committed before the response says accepted)."""
     now = utcnow()
     with ctx.db.writing() as session:
-        user = queue.admit(session, who.user_id, assignments, ctx.rules, now)
+        user = queue.admit(session, who.user_id, ctx.rules, now)
         sub = queue.enqueue(
             session, user, assignments, packed.archive, packed.sha256, source=source, seed_for=ctx.seed_for,
             now=now,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from grader.errors import UsageError
+from grader.policy import CoursePolicy, load_policy
 from grader.serve.intake import MAX_UPLOAD_BYTES
 from grader.serve.queue import Rules
 
@@ -41,7 +40,6 @@ class ServeConfig:
     retry_backoff_s: float = 5.0
     proxy: bool = False
     """Trust X-Forwarded-For/-Proto from the reverse proxy on loopback."""
-    rules: Rules = field(default_factory=Rules)
 
     @property
     def url(self) -> str:
@@ -58,36 +56,22 @@ class ServeConfig:
 class CourseSettings:
     """What the service takes from the course policy."""
 
+    policy: CoursePolicy
     rules: Rules
     seed: int | None
-    timezone: ZoneInfo
-    assignment_ids: list[str] | None = None
+    timezone: tzinfo
+    title: str
 
 
-def course_settings(config: ServeConfig) -> CourseSettings:
-    """The course policy's limits, seed and time zone (``--course``), else the service's defaults."""
-    base = config.rules
-    extra: dict[str, Any] = {"max_tries": config.max_tries, "retry_backoff_s": config.retry_backoff_s}
-    if config.course is None:
-        return CourseSettings(Rules(**{**base.__dict__, **extra}), None, ZoneInfo("UTC"))
-    try:
-        from grader.policy import load_policy
-    except ImportError as exc:
-        raise UsageError("--course needs the course policy module (grader.policy), missing here") from exc
-    policy: Any = load_policy(config.course)
+def course_settings(config: ServeConfig, assignment_ids: list[str]) -> CourseSettings:
+    """The course policy of ``--course`` (read by :mod:`grader.policy`, as ``grader batch`` reads it)."""
+    policy = load_policy(config.course, known_assignments=assignment_ids)
     service = policy.service
-    caps = {
-        aid: getattr(p, "max_attempts", None) for aid, p in (getattr(policy, "assignments", {}) or {}).items()
-    }
     rules = Rules(
-        attempts=int(service.attempts),
+        attempts=service.attempts,
         period_s=float(service.period_s),
-        max_pending=int(service.max_pending),
-        max_attempts=caps,
-        **extra,
+        max_pending=service.max_pending,
+        max_tries=config.max_tries,
+        retry_backoff_s=config.retry_backoff_s,
     )
-    try:
-        zone = ZoneInfo(str(policy.course.timezone or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(f"{config.course}: unknown time zone {policy.course.timezone!r}") from exc
-    return CourseSettings(rules, policy.course.seed, zone)
+    return CourseSettings(policy, rules, policy.course.seed, policy.tz, policy.course.name)

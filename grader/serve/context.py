@@ -7,14 +7,14 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException
 from sqlalchemy import select
 
 from grader.batch.jobs import derive_seed
+from grader.policy import CoursePolicy
 from grader.registry import Assignment
 from grader.serve import messages as M
 from grader.serve.auth import Sessions
@@ -50,7 +50,9 @@ class Context:
     https: bool = False
     public_url: str = ""
     course_title: str = "Kafka + Spark Streaming seminar"
-    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    timezone: tzinfo = UTC
+    policy: CoursePolicy = field(default_factory=CoursePolicy)
+    """The course policy: what counts in the gradebook (as in ``grader batch``)."""
     pool: WorkerPool | None = None
     login_attempts: RequestLimiter = field(default_factory=lambda: RequestLimiter(Bucket(30, 60)))
     auth_failures: RequestLimiter = field(default_factory=lambda: RequestLimiter(Bucket(20, 60)))

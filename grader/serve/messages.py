@@ -11,7 +11,6 @@ MESSAGES: dict[str, str] = {
         "You already have {pending} submission(s) waiting to be graded (at most {cap} at once); "
         "the next one is possible as soon as one of them is graded."
     ),
-    "attempts_used_up": "You have used all {cap} attempts for {assignment}.",
     "rate_limited": (
         "You have used your {attempts} attempts per {period}; the next attempt is possible at {when}."
     ),

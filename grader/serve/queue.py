@@ -31,13 +31,11 @@ from grader.serve.ratelimit import Bucket
 class Rules:
     """What the course allows each student (from the course policy)."""
 
-    attempts: int = 10
+    attempts: int = 6
     """Token bucket capacity: attempts per ``period_s``."""
     period_s: float = 3600.0
-    max_pending: int = 2
+    max_pending: int = 1
     """Submissions a student may have queued or running at once."""
-    max_attempts: dict[str, int | None] | None = None
-    """Assignment id -> most attempts in all (None or missing: no cap)."""
     max_tries: int = 3
     """Times a job is tried when it ends by the grader's fault."""
     retry_backoff_s: float = 5.0
@@ -97,11 +95,12 @@ def _when(now: datetime, seconds: float) -> str:
     return (now + timedelta(seconds=math.ceil(seconds))).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
 
-def admit(session: Session, user_id: int, assignments: Sequence[str], rules: Rules, now: datetime) -> User:
+def admit(session: Session, user_id: int, rules: Rules, now: datetime) -> User:
     """Check the rules for a new submission and take an attempt from the student's bucket.
 
-    Raises :class:`Refused` (nothing taken) when the student has too many submissions waiting, no
-    attempts left for an assignment, or an empty bucket.
+    Raises :class:`Refused` (nothing taken) when the student has too many submissions waiting or an
+    empty bucket. (An assignment's ``max_attempts`` is the policy's: later attempts are graded and shown,
+    and the gradebook does not count them.)
     """
     user = _locked_user(session, user_id)
     pending = session.scalar(
@@ -111,22 +110,6 @@ def admit(session: Session, user_id: int, assignments: Sequence[str], rules: Rul
     )
     if (pending or 0) >= rules.max_pending:
         raise Refused(M.text("pending_cap", pending=pending, cap=rules.max_pending))
-    for assignment in assignments:
-        cap = (rules.max_attempts or {}).get(assignment)
-        if cap is None:
-            continue
-        used = sum(
-            1
-            for ids in session.scalars(
-                select(Submission.assignments).where(
-                    Submission.user_id == user.id,
-                    Submission.status.in_([State.QUEUED.value, State.RUNNING.value, State.DONE.value]),
-                )
-            )
-            if assignment in ids
-        )
-        if used >= cap:
-            raise Refused(M.text("attempts_used_up", assignment=assignment, cap=cap), status=403)
     bucket = rules.bucket
     level = bucket.level(user.bucket_tokens, user.bucket_at, now)
     if level < 1.0:

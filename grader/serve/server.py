@@ -132,7 +132,7 @@ def prepare(config: ServeConfig) -> Prepared:
         if reason:
             raise GraderError(f"--sandbox docker: {reason}")
     sandbox = resolve_kind(config.sandbox)
-    course = course_settings(config)
+    course = course_settings(config, [a.id for a in select_assignments(None)])
     db = open_database(config)
     try:
         sync_roster(db, students, tas)
@@ -144,7 +144,8 @@ def prepare(config: ServeConfig) -> Prepared:
             db=db, rules=course.rules, course_seed=seed, assignments=assignments,
             sessions=Sessions(session_secret(db)), slots=1, work=work / "uploads",
             upload_limit=config.max_upload_bytes, https=config.https, public_url=config.url,
-            timezone=course.timezone,
+            timezone=course.timezone, policy=course.policy,
+            course_title=course.title or "Kafka + Spark Streaming seminar",
         )  # fmt: skip
     except BaseException:
         db.dispose()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from grader.batch.gradebook import Grading, StudentRecord, check_stats, gradebook_csv
+from grader.policy import Attempt, apply_policy
 from grader.results import SubmissionResult
 from grader.serve.auth import Viewer, utcnow
 from grader.serve.context import Context
@@ -196,7 +197,8 @@ def class_page(ctx: Context) -> dict[str, Any]:
 
 
 def gradebook(ctx: Context) -> bytes:
-    """``gradebook.csv`` in ``grader batch``'s columns: each student's best points per assignment."""
+    """``gradebook.csv`` in ``grader batch``'s columns; what counts is the course policy's (last or best,
+    late penalties, attempt caps, grace days: :func:`grader.policy.apply_policy`, as in a batch)."""
     ids = ctx.assignment_ids
     max_points = {a.id: a.spec.points for a in ctx.assignments}
     with ctx.db.reading() as session:
@@ -204,50 +206,42 @@ def gradebook(ctx: Context) -> bytes:
             select(User).where(User.role == Role.STUDENT.value).order_by(User.student_id)
         ).all()
         rows = session.execute(
-            select(
-                Submission.user_id,
-                Submission.status,
-                Submission.result_json,
-                Submission.id,
-            )
-        ).all()
-    best: dict[int, dict[str, float]] = defaultdict(dict)
-    report: dict[int, int] = {}
-    pending: dict[int, bool] = defaultdict(bool)
-    for user_id, status, result_json, sub_id in rows:
-        if status != State.DONE.value or not result_json:
-            pending[user_id] |= not State(status).final
-            continue
-        for a in load(result_json).assignments:
+            select(Submission.user_id, Submission.id, Submission.attempt, Submission.created_at,
+                   Submission.result_json)
+            .where(Submission.status == State.DONE.value, Submission.result_json.is_not(None))
+            .order_by(Submission.attempt)
+        ).all()  # fmt: skip
+    attempts: dict[int, dict[str, list[Attempt]]] = defaultdict(lambda: {a: [] for a in ids})
+    reports: dict[int, dict[str, int]] = defaultdict(dict)
+    for user_id, sub_id, attempt, created_at, result_json in rows:
+        for a in load(result_json or "{}").assignments:
             if a.has_error or a.id not in max_points:
-                continue
-            if a.points >= best[user_id].get(a.id, -1.0):
-                best[user_id][a.id] = a.points
-                report[user_id] = sub_id
+                continue  # a grader error is no attempt: never a zero
+            attempts[user_id][a.id].append(
+                Attempt(a.points, a.max_points, aware(created_at), "upload", f"attempt {attempt}")
+            )
+            reports[user_id].setdefault(a.id, sub_id)
+            reports[user_id]["last"] = sub_id
     records = []
     for u in users:
-        points: dict[str, float | None] = {a: best[u.id].get(a) for a in ids}
-        if not best[u.id]:
-            status, note = (
-                Grading.MISSING,
-                "waiting to be graded" if pending[u.id] else "no graded submission",
-            )
-        else:
-            full = all(points[a] == max_points[a] for a in ids)
-            status, note = (Grading.PASSED if full else Grading.FAILED), ""
-            points = {a: (v if v is not None else 0.0) for a, v in points.items()}
+        mine = attempts.get(u.id)
+        if not mine or not any(mine.values()):
+            records.append(
+                StudentRecord(key=u.student_id, student_id=u.student_id, name=u.name, email=u.email,
+                              login=u.login, status=Grading.MISSING, note="no graded submission",
+                              points={a: None for a in ids}, max_points=max_points)
+            )  # fmt: skip
+            continue
+        outcome = apply_policy(ctx.policy, mine, student=u.student_id, max_points=max_points)
+        points: dict[str, float | None] = {a: outcome.counted[a].points or 0.0 for a in ids}
+        full = all((points[a] or 0.0) >= max_points[a] for a in ids)
+        notes = [f"{a}: {c.explanation}" for a, c in outcome.counted.items() if c.explanation]
         records.append(
             StudentRecord(
-                key=u.student_id,
-                student_id=u.student_id,
-                name=u.name,
-                email=u.email,
-                login=u.login,
-                status=status,
-                note=note,
-                points=points,
-                max_points=max_points,
-                report=f"{ctx.public_url}/submissions/{report[u.id]}/report" if u.id in report else None,
+                key=u.student_id, student_id=u.student_id, name=u.name, email=u.email, login=u.login,
+                status=Grading.PASSED if full else Grading.FAILED, note="; ".join(notes + outcome.notes),
+                points=points, max_points=max_points,
+                report=f"{ctx.public_url}/submissions/{reports[u.id]['last']}/report",
             )
-        )
+        )  # fmt: skip
     return gradebook_csv(records, ids)
