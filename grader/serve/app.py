@@ -252,8 +252,12 @@ def create_app(ctx: Context) -> FastAPI:
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_page(request: Request, token: str = "") -> Response:
         ctx.limit(ctx.login_attempts, client_address(request))
+        if not token:
+            return _page(
+                request, "message.html.j2", None, heading="Log in", text=M.text("use_your_link"), status=200
+            )
         with ctx.db.reading() as session:
-            found = user_for_token(session, token) if token else None
+            found = user_for_token(session, token)
         if found is None:
             ctx.limit(ctx.auth_failures, client_address(request))
             return _error(request, 401, M.text("bad_token"))

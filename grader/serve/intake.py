@@ -4,8 +4,8 @@ An upload (a zip, a tar or tar.gz, or loose files from the web form) is written 
 it streams in; the body limit (:class:`grader.serve.security.BodyLimit`) stops a body that is too
 large, so none is ever held in memory. The archive is then extracted with the batch's own checks
 (:mod:`grader.batch.safety`: absolute paths, ``..``, links, devices, entry count, size, compression
-ratio), the submission is the shallowest folder holding an assignment folder (as in a batch), and it
-is packed as a gzip tar of its files (no ``.git/``, no ``reports/``) that travels with the job. What
+ratio), the submission is the shallowest folder holding an assignment folder (as in a batch), and its
+entries are packed as a gzip tar (no ``.git/``, no ``reports/``) that travels with the job. What
 the runner refuses (the size limits of :mod:`grader.submission_files`) it refuses when grading, as
 ``grader check`` does, with the reason in the report.
 """
@@ -20,9 +20,10 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from grader.batch.intake import find_root
 from grader.batch.safety import UnsafeArchive, safe_extract_tar, safe_extract_zip
@@ -51,35 +52,59 @@ class Packed:
     files: int
 
 
-def _pack(root: Path) -> tuple[bytes, int]:
-    """``root`` as a gzip tar: regular files (and empty folders), never more entries than the upload had.
+def _parts(name: str) -> tuple[str, ...]:
+    """An archive entry's name as path parts (the batch checks already refused ``..`` and absolute ones)."""
+    return tuple(p for p in name.replace("\\", "/").split("/") if p not in ("", "."))
 
-    Folders that hold something are implied by their files' names, so the job's tar has no more
-    entries than the archive that was checked (the runner counts folders when it sizes it up).
+
+def _entries(upload: Path, kind: str) -> Iterator[tuple[tuple[str, ...], bool, int, Callable[[], IO[bytes]]]]:
+    """(parts, is folder, mode, opener) of every entry of an archive that passed the batch checks."""
+    if kind == "zip":
+        with zipfile.ZipFile(upload) as zipped:
+            for info in zipped.infolist():
+
+                def open_entry(info: zipfile.ZipInfo = info) -> IO[bytes]:
+                    return zipped.open(info)
+
+                yield _parts(info.filename), info.is_dir(), (info.external_attr >> 16) & 0o777, open_entry
+        return
+    with tarfile.open(upload) as tarred:
+        for member in tarred.getmembers():
+
+            def opener(member: tarfile.TarInfo = member) -> IO[bytes]:
+                data = tarred.extractfile(member)
+                assert data is not None  # a regular file (the batch checks refused everything else)
+                return data
+
+            yield _parts(member.name), member.isdir(), member.mode, opener
+
+
+def _pack(upload: Path, kind: str, root: tuple[str, ...]) -> tuple[bytes, int]:
+    """The entries of ``upload`` under ``root`` as a gzip tar with names relative to it.
+
+    Built from the archive's own entries (never more of them than the checked archive had), without
+    ``.git/`` and ``reports/`` at the submission's top.
     """
     raw = io.BytesIO()
     files = 0
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for folder, dirs, names in os.walk(root):
-            rel_folder = Path(folder).relative_to(root)
-            if rel_folder == Path("."):
-                dirs[:] = [d for d in dirs if d not in NOT_SUBMITTED]
-                names = [n for n in names if n not in NOT_SUBMITTED]
-            dirs.sort()
-            if not dirs and not names and rel_folder != Path("."):
-                info = tarfile.TarInfo(rel_folder.as_posix())
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
+        for parts, is_dir, mode, opener in _entries(upload, kind):
+            if parts[: len(root)] != root or len(parts) == len(root):
+                continue
+            rel = parts[len(root) :]
+            if rel[0] in NOT_SUBMITTED:
+                continue
+            info = tarfile.TarInfo("/".join(rel))
+            info.mode = 0o755 if is_dir or mode & 0o111 else 0o644
+            if is_dir:
+                info.type = tarfile.DIRTYPE
                 tar.addfile(info)
-            for name in sorted(names):
-                path = Path(folder) / name
-                if path.is_symlink() or not path.is_file():
-                    continue  # the batch checks refuse links and special files; nothing else reaches here
-                info = tarfile.TarInfo((rel_folder / name).as_posix())
-                info.size = path.stat().st_size
-                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
-                with path.open("rb") as f:
-                    tar.addfile(info, f)
-                files += 1
+                continue
+            with opener() as data:
+                content = data.read()
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+            files += 1
     return gzip.compress(raw.getvalue(), compresslevel=6, mtime=0), files
 
 
@@ -120,7 +145,7 @@ def pack_upload(upload: Path, work: Path, assignment_ids: Sequence[str]) -> Pack
         except UnsafeArchive as exc:
             raise UploadRefused(M.text("unsafe_archive", reason=str(exc))) from None
         root = _checked_submission(extracted / "x", assignment_ids)
-        archive, files = _pack(root)
+        archive, files = _pack(upload, kind, root.relative_to(extracted / "x").parts)
     finally:
         shutil.rmtree(extracted, ignore_errors=True)
     return Packed(archive, hashlib.sha256(archive).hexdigest(), files)

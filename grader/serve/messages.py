@@ -40,6 +40,7 @@ MESSAGES: dict[str, str] = {
     "unknown_assignment": "There is no assignment {assignment}; the course has {known}.",
     "not_open": "{assignment} is not open for submissions.",
     "empty_upload": "The upload holds no files.",
+    "use_your_link": "Open the personal login link your TA sent you; it logs you in on this browser.",
     "bad_token": "This login link is not valid (it may have been replaced by a newer one); ask your TA.",
     "too_many_requests": "Too many requests; try again in {seconds} s.",
     "csrf": "The form has expired; reload the page and try again.",

@@ -30,6 +30,6 @@ def environment() -> Environment:
     return env
 
 
-def render(name: str, **values: Any) -> str:
-    """Render the page ``name`` with ``values``."""
-    return environment().get_template(name).render(**values)
+def render(template: str, **values: Any) -> str:
+    """Render the page ``template`` with ``values``."""
+    return environment().get_template(template).render(**values)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -298,18 +298,29 @@ def release(session: Session, sub_id: int, run_id: int, now: datetime) -> bool:
     return True
 
 
-def recover(session: Session, dead: Callable[[str], bool], me: str, rules: Rules, now: datetime) -> list[int]:
-    """Queue again (or end, when out of tries) the running jobs whose server died or lost its lease."""
+def recover(
+    session: Session,
+    dead: Callable[[str], bool],
+    me: str,
+    active: Collection[int],
+    rules: Rules,
+    now: datetime,
+) -> list[int]:
+    """Queue again (or end, when out of tries) the running jobs whose server died or lost its lease.
+
+    ``me`` is this server and ``active`` the runs it is grading now: a job of ours whose run is not
+    among them was left behind (its slot failed) and is queued again too.
+    """
     stale = session.scalars(
-        select(Submission)
-        .where(Submission.status == State.RUNNING.value, Submission.lease_owner != me)
-        .with_for_update()
+        select(Submission).where(Submission.status == State.RUNNING.value).with_for_update()
     ).all()
     recovered = []
     for sub in stale:
         owner = sub.lease_owner or ""
-        expired = sub.lease_until is None or aware(sub.lease_until) < now
-        if not (expired or dead(owner)):
+        if owner == me:
+            if sub.run_id in active:
+                continue  # ours and still being graded
+        elif not (sub.lease_until is None or aware(sub.lease_until) < now or dead(owner)):
             continue
         if sub.run_id is not None:
             _end_run(session, sub.run_id, "lost", now, 0.0, f"its server {owner} stopped or lost its lease")

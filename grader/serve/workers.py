@@ -179,7 +179,9 @@ class WorkerPool:
     def _recover(self) -> None:
         try:
             with self.db.writing() as session:
-                ids = queue.recover(session, owner_dead, self.owner, self.rules, now())
+                with self._lock:
+                    active = set(self._running)
+                ids = queue.recover(session, owner_dead, self.owner, active, self.rules, now())
         except SQLAlchemyError as exc:
             log.warning("could not check for jobs of stopped servers: %s", one_line(str(exc)))
             return
@@ -245,6 +247,9 @@ class WorkerPool:
                 self._running[spec.run_id] = spec.submission_id
             try:
                 self._grade(executor, spec)
+            except Exception:
+                # A bug must not end the slot: the job's lease runs out and the heartbeat queues it again.
+                log.exception("slot %d failed on submission %d", slot, spec.submission_id)
             finally:
                 with self._lock:
                     self._running.pop(spec.run_id, None)
