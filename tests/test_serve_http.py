@@ -62,7 +62,10 @@ def _db_url(request: pytest.FixtureRequest, backend: str) -> str | None:
     return pg.create_database(f"serve_{uuid.uuid4().hex[:10]}")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, nothing_left_behind: Path
 ) -> Iterator[Service]:
@@ -330,7 +333,7 @@ def test_pages_carry_a_strict_csp_and_no_paths_or_tracebacks(
     assert [r.status_code for r in seen[5:8]] == [404, 404, 422]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_grader_time_out_is_retried_never_counted_and_never_a_zero(
     request: pytest.FixtureRequest, backend: str, tmp_path: Path, nothing_left_behind: Path
 ) -> None:

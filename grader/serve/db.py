@@ -8,6 +8,7 @@ database server costs the requests made while it was down, not the service.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,6 +116,7 @@ class Database:
         from alembic import command
         from alembic.config import Config
 
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines say nothing to a TA
         config = Config()
         config.set_main_option("script_location", str(resources.files("grader.serve") / "migrations"))
         with self.engine.begin() as conn:

@@ -17,13 +17,14 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from grader.batch.roster import Student, load_roster
 from grader.errors import GraderError, UsageError
 from grader.serve.auth import Sessions, utcnow
-from grader.serve.config import ServeConfig, course_settings
+from grader.serve.config import CourseSettings, ServeConfig, course_settings
 from grader.serve.context import Context
 from grader.serve.db import Database, session_secret, shown_url, sqlite_url, stored_course_seed
 from grader.serve.models import Role, User
@@ -117,22 +118,41 @@ class Prepared:
     sandbox: str
 
 
-def prepare(config: ServeConfig) -> Prepared:
-    """Check the options, rosters, sandbox and database; sync the roster; build the shared context."""
+@dataclass
+class Inputs:
+    """The rosters, assignments, sandbox and course policy, checked."""
+
+    students: list[Student]
+    tas: list[Student]
+    assignments: list[Any]
+    sandbox: str
+    course: CourseSettings
+
+
+def check_inputs(config: ServeConfig) -> Inputs:
+    """Everything ``serve`` reads before it opens the database: each problem is one clear error."""
     from grader.registry import select as select_assignments
     from grader.sandbox import resolve_kind
 
     students = _roster(config.roster, "--roster")
     tas = _roster(config.tas, "--tas") if config.tas else []
     assignments = select_assignments(config.assignment_ids)
+    course = course_settings(config, [a.id for a in select_assignments(None)])
     if config.sandbox == "docker":
         from grader.sandbox.docker import docker_unavailable_reason
 
         reason = docker_unavailable_reason()
         if reason:
             raise GraderError(f"--sandbox docker: {reason}")
-    sandbox = resolve_kind(config.sandbox)
-    course = course_settings(config, [a.id for a in select_assignments(None)])
+    return Inputs(students, tas, assignments, resolve_kind(config.sandbox), course)
+
+
+def prepare(config: ServeConfig, inputs: Inputs | None = None) -> Prepared:
+    """Check the inputs, open and migrate the database, sync the roster; build the shared context."""
+    inputs = inputs or check_inputs(config)
+    students, tas, assignments, sandbox, course = (
+        inputs.students, inputs.tas, inputs.assignments, inputs.sandbox, inputs.course
+    )  # fmt: skip
     db = open_database(config)
     try:
         sync_roster(db, students, tas)
@@ -164,14 +184,18 @@ def serve(config: ServeConfig) -> int:
     from grader.serve.app import create_app
     from grader.serve.workers import WorkerPool, dask_executors, local_executors
 
+    inputs = check_inputs(config)
+    sock = bind(config.host, config.port)
+    try:
+        prepared = prepare(config, inputs)
+    except BaseException:
+        sock.close()
+        raise
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    prepared = prepare(config)
     ctx, db = prepared.ctx, prepared.db
-    sock: socket.socket | None = None
     pool: WorkerPool | None = None
     work = ctx.work.parent
     try:
-        sock = bind(config.host, config.port)
         if config.scheduler:
             executors, slots = dask_executors(config.scheduler)
         else:
@@ -206,8 +230,7 @@ def serve(config: ServeConfig) -> int:
     finally:
         if pool is not None:
             pool.stop()
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.close()
+        with contextlib.suppress(OSError):
+            sock.close()
         db.dispose()
         shutil.rmtree(work, ignore_errors=True)
