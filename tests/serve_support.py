@@ -125,13 +125,13 @@ def script(body: str) -> bytes:
 def too_many_entries() -> bytes:
     """A submission the size limits refuse (more than 10,000 files and folders), as a small archive.
 
-    Like a committed virtual environment: 1,000 files ten folders deep. The archive has 1,001 entries
-    (its folders are implied by the names), so it passes the upload's archive checks; the runner counts
-    every folder and refuses it before any sandbox starts.
+    Like committed dependencies with deep nesting (``node_modules``): 200 files fifty folders deep. The
+    archive has 201 entries (its folders are implied by the names), so it passes the upload's archive
+    checks; the runner counts every folder and refuses it before any sandbox starts.
     """
     files: dict[str, bytes | str] = {"topic-create/create_topic.sh": "#!/bin/bash\nexit 0\n"}
-    for i in range(1000):
-        files[f".venv/lib/p{i:03d}/a/b/c/d/e/f/g/h/__init__.py"] = ""
+    for i in range(200):
+        files[f"node_modules/p{i:03d}/" + "/".join(["node_modules"] * 49) + "/index.js"] = ""
     return tar_gz(files)
 
 

@@ -106,6 +106,15 @@ def owned_submission(submission_id: int, request: Request, who: Who) -> Submissi
 Owned = Annotated[Submission, Depends(owned_submission)]
 
 
+def result_json(ctx: Context, submission_id: int) -> str | None:
+    """The stored result of a submission (read only by the routes that show it)."""
+    with ctx.db.reading() as session:
+        value: str | None = session.scalar(
+            select(Submission.result_json).where(Submission.id == submission_id)
+        )
+        return value
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
@@ -158,7 +167,7 @@ def _out(ctx: Context, sub: Submission, student: str) -> SubmissionOut:
         seed=sub.seed,
         created_at=ctx.local_time(sub.created_at),
         url=f"{ctx.public_url}/submissions/{sub.id}",
-        report_url=f"{ctx.public_url}/submissions/{sub.id}/report" if sub.result_json else None,
+        report_url=f"{ctx.public_url}/submissions/{sub.id}/report" if sub.outcome else None,
     )
 
 
@@ -345,17 +354,10 @@ def create_app(ctx: Context) -> FastAPI:
             ).first()  # fmt: skip
         st = status_of(ctx, sub)
         diff: dict[str, Any] | None = None
-        if (
-            sub.status == State.DONE.value
-            and sub.result_json
-            and previous is not None
-            and previous.result_json
-        ):
-            diff = dict(
-                changes(
-                    for_viewer(load(previous.result_json), who.ta), for_viewer(load(sub.result_json), who.ta)
-                )
-            )
+        mine = result_json(ctx, sub.id) if sub.status == State.DONE.value else None
+        theirs = result_json(ctx, previous.id) if previous is not None and mine else None
+        if mine and theirs and previous is not None:
+            diff = dict(changes(for_viewer(load(theirs), who.ta), for_viewer(load(mine), who.ta)))
             diff["previous"] = previous.attempt
         values = {
             **st,
@@ -372,17 +374,18 @@ def create_app(ctx: Context) -> FastAPI:
             "max_points": f"{sub.max_points:g}" if sub.max_points is not None else "",
             "message": sub.message,
             "tries": sub.tries,
-            "has_report": bool(sub.result_json),
+            "has_report": bool(sub.outcome),
         }
         return _page(request, "submission.html.j2", who, s=values, changes=diff)
 
     @app.get("/submissions/{submission_id}/report", response_class=HTMLResponse, include_in_schema=False)
     def report(who: Who, sub: Owned) -> Response:
-        if not sub.result_json:
+        stored = result_json(ctx, sub.id)
+        if not stored:
             raise HTTPException(404, M.text("not_found"))
         from grader.report.html import render_html
 
-        html = render_html(load(sub.result_json), "ta" if who.ta else "student")
+        html = render_html(load(stored), "ta" if who.ta else "student")
         return HTMLResponse(html, headers={"Content-Security-Policy": csp_for_report(html)})
 
     @app.get("/submissions/{submission_id}/{name:path}", include_in_schema=False)
@@ -393,9 +396,10 @@ def create_app(ctx: Context) -> FastAPI:
         files = {"results.json": "json", "summary.md": "summary", "junit.xml": "junit",
                  "gradescope/results.json": "gradescope"}  # fmt: skip
         kind = files.get(name)
-        if not sub.result_json or kind is None or (kind in ("junit", "gradescope") and not who.ta):
+        stored = result_json(ctx, sub.id) if kind is not None else None
+        if not stored or kind is None or (kind in ("junit", "gradescope") and not who.ta):
             raise HTTPException(404, M.text("not_found"))
-        result = for_viewer(load(sub.result_json), who.ta)
+        result = for_viewer(load(stored), who.ta)
         try:
             data = FORMATS[kind].render(result)
         except AutograderFailure:

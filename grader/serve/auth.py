@@ -99,7 +99,8 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _viewer_from_request(request: Request) -> Viewer | None:
+def _lookup(request: Request) -> Viewer | None:
+    """The viewer the request's credential names (None: no valid one; 401 for a bad bearer token)."""
     from grader.serve.app import context
 
     ctx = context(request)
@@ -111,13 +112,10 @@ def _viewer_from_request(request: Request) -> Viewer | None:
         if found is None:
             ctx.limit(ctx.auth_failures, client_address(request))
             raise HTTPException(401, M.text("bad_token"), headers={"WWW-Authenticate": "Bearer"})
-        user, row = found
-        ctx.limit(ctx.api_calls, f"token:{row.id}")
+        user = found[0]
         return Viewer(user.id, user.student_id, user.name, user.role, "bearer")
     cookie = request.cookies.get(COOKIE)
-    if not cookie:
-        return None
-    parsed = ctx.sessions.read(cookie)
+    parsed = ctx.sessions.read(cookie) if cookie else None
     if parsed is None:
         return None
     user_id, token_id, csrf = parsed
@@ -131,8 +129,32 @@ def _viewer_from_request(request: Request) -> Viewer | None:
         ).scalar_one_or_none()
     if by_cookie is None:
         return None
-    ctx.limit(ctx.api_calls, f"user:{by_cookie.id}")
     return Viewer(by_cookie.id, by_cookie.student_id, by_cookie.name, by_cookie.role, "cookie", csrf)
+
+
+def _credential(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return "bearer:" + token_hash(header[7:].strip())
+    cookie = request.cookies.get(COOKIE)
+    return "cookie:" + cookie if cookie else ""
+
+
+def _viewer_from_request(request: Request) -> Viewer | None:
+    from grader.serve.app import context
+
+    ctx = context(request)
+    key = _credential(request)
+    if not key:
+        return None
+    found = ctx.viewers.get(key)
+    if found is None:
+        found = _lookup(request)
+        if found is not None:
+            ctx.viewers.put(key, found)
+    if found is not None:
+        ctx.limit(ctx.api_calls, f"user:{found.user_id}")
+    return found
 
 
 def optional_viewer(request: Request) -> Viewer | None:

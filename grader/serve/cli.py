@@ -42,6 +42,12 @@ def register(sub: Any, *, count: Any, port: Any, seconds: Any, sandbox: Any) -> 
     p.add_argument(
         "--proxy", action="store_true", help="behind a reverse proxy on this machine: trust X-Forwarded-*"
     )
+    p.add_argument(
+        "--api-per-minute",
+        type=count,
+        default=600,
+        help="requests per minute per user or token (default 600)",
+    )
     p.add_argument("--lease", type=seconds, default=30.0, help=argparse.SUPPRESS)
     p.add_argument("--retry-backoff", type=float, default=5.0, help=argparse.SUPPRESS)
     sandbox(p)
@@ -91,7 +97,7 @@ def _config(args: argparse.Namespace) -> Any:
             jobs=args.jobs, scheduler=args.scheduler, sandbox=args.sandbox, assignment_ids=args.assignment,
             timeout_s=args.timeout,
             max_upload_bytes=args.max_upload_mib * 1024 * 1024, lease_s=args.lease, proxy=args.proxy,
-            retry_backoff_s=args.retry_backoff,
+            retry_backoff_s=args.retry_backoff, api_per_minute=args.api_per_minute,
         )  # fmt: skip
     return ServeConfig(**values)
 

@@ -38,6 +38,8 @@ class ServeConfig:
     lease_s: float = 30.0
     max_tries: int = 3
     retry_backoff_s: float = 5.0
+    api_per_minute: int = 600
+    """Requests per minute per user or token (the status page polls once a second)."""
     proxy: bool = False
     """Trust X-Forwarded-For/-Proto from the reverse proxy on loopback."""
 
@@ -73,5 +75,6 @@ def course_settings(config: ServeConfig, assignment_ids: list[str]) -> CourseSet
         max_pending=service.max_pending,
         max_tries=config.max_tries,
         retry_backoff_s=config.retry_backoff_s,
+        timezone=policy.tz,
     )
     return CourseSettings(policy, rules, policy.course.seed, policy.tz, policy.course.name)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
 from fastapi import HTTPException
 from sqlalchemy import select
@@ -34,6 +35,32 @@ def attempt_seed(course_seed: int, student_id: str, attempt: int) -> int:
     return derive_seed(course_seed, f"{student_id}#{attempt}")
 
 
+class ViewerCache:
+    """Credentials checked in the last few seconds (a status page polls every second; a revoked token
+    stops working within ``ttl_s``)."""
+
+    def __init__(self, ttl_s: float = 5.0, max_entries: int = 50_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        """The viewer cached under ``key`` if still fresh, else None."""
+        with self._lock:
+            found = self._entries.get(key)
+        if found is None or time.monotonic() - found[0] > self.ttl_s:
+            return None
+        return found[1]
+
+    def put(self, key: str, value: Any) -> None:
+        """Remember ``value`` under ``key``."""
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic(), value)
+
+
 @dataclass
 class Context:
     """The service's shared state (one per server process)."""
@@ -57,6 +84,7 @@ class Context:
     login_attempts: RequestLimiter = field(default_factory=lambda: RequestLimiter(Bucket(30, 60)))
     auth_failures: RequestLimiter = field(default_factory=lambda: RequestLimiter(Bucket(20, 60)))
     api_calls: RequestLimiter = field(default_factory=lambda: RequestLimiter(Bucket(600, 60)))
+    viewers: ViewerCache = field(default_factory=ViewerCache)
     _eta: tuple[float, float] = (0.0, 0.0)
     _eta_lock: threading.Lock = field(default_factory=threading.Lock)
 

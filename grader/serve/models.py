@@ -137,8 +137,8 @@ class Submission(Base):
     """The student's attempt number (1, 2, ...); with the course seed it decides the parameters."""
     assignments: Mapped[list[str]] = mapped_column(JSON)
     seed: Mapped[int] = mapped_column(Integer)
-    archive: Mapped[bytes] = mapped_column(LargeBinary)
-    """The submission as a gzip-compressed tar (relative names; no .git/ or reports/)."""
+    archive: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    """The submission as a gzip-compressed tar (relative names; no .git/ or reports/); loaded when used."""
     archive_sha256: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(20), default="web")
     status: Mapped[str] = mapped_column(String(20), default=State.QUEUED.value)
@@ -162,8 +162,9 @@ class Submission(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     """A one-line public note (why it is a grader error, ...): never a path or a traceback."""
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
-    """The :class:`grader.results.SubmissionResult` of the grading, with server paths removed."""
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
+    """The :class:`grader.results.SubmissionResult` of the grading, with server paths removed; loaded when
+    used (a status poll never reads it)."""
 
     user: Mapped[User] = relationship(back_populates="submissions")
     runs: Mapped[list[Run]] = relationship(back_populates="submission", order_by="Run.id")

@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -39,6 +39,8 @@ class Rules:
     max_tries: int = 3
     """Times a job is tried when it ends by the grader's fault."""
     retry_backoff_s: float = 5.0
+    timezone: tzinfo = UTC
+    """The course's time zone, for the times a refusal names."""
 
     @property
     def bucket(self) -> Bucket:
@@ -91,8 +93,9 @@ def _locked_user(session: Session, user_id: int) -> User:
     return session.execute(select(User).where(User.id == user_id).with_for_update()).scalar_one()
 
 
-def _when(now: datetime, seconds: float) -> str:
-    return (now + timedelta(seconds=math.ceil(seconds))).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+def _when(now: datetime, seconds: float, tz: tzinfo) -> str:
+    at = now + timedelta(seconds=math.ceil(seconds - 1e-6))
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
 
 def admit(session: Session, user_id: int, rules: Rules, now: datetime) -> User:
@@ -119,7 +122,7 @@ def admit(session: Session, user_id: int, rules: Rules, now: datetime) -> User:
                 "rate_limited",
                 attempts=rules.attempts,
                 period=M.duration(rules.period_s),
-                when=_when(now, wait),
+                when=_when(now, wait, rules.timezone),
             ),
             retry_after_s=wait,
         )

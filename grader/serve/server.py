@@ -28,6 +28,7 @@ from grader.serve.config import CourseSettings, ServeConfig, course_settings
 from grader.serve.context import Context
 from grader.serve.db import Database, session_secret, shown_url, sqlite_url, stored_course_seed
 from grader.serve.models import Role, User
+from grader.serve.ratelimit import Bucket, RequestLimiter
 
 log = logging.getLogger("grader.serve")
 WORK = "work"
@@ -166,6 +167,7 @@ def prepare(config: ServeConfig, inputs: Inputs | None = None) -> Prepared:
             upload_limit=config.max_upload_bytes, https=config.https, public_url=config.url,
             timezone=course.timezone, policy=course.policy,
             course_title=course.title or "Kafka + Spark Streaming seminar",
+            api_calls=RequestLimiter(Bucket(config.api_per_minute, 60)),
         )  # fmt: skip
     except BaseException:
         db.dispose()

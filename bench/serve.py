@@ -1,0 +1,209 @@
+"""Benchmark: ``grader serve``'s own costs on this machine, on loopback.
+
+    .venv/bin/python bench/serve.py                 # all four figures
+    .venv/bin/python bench/serve.py --rounds 5 --pollers 200 --seconds 20
+
+1. Upload to first feedback for topic-create with an idle worker, against ``grader check`` of the same
+   submission (target: at most 1 s of service overhead).
+2. Status-poll throughput: 200 concurrent clients polling ``GET /api/submissions/{id}`` back to back
+   (target: >= 500 requests/s, p95 <= 50 ms); the load generator shares the machine's cores.
+3. Per-job queue overhead against ``grader batch`` (the same submissions, one job at a time).
+4. Server RSS at idle and under load (the server process; graders run in their own processes).
+
+The server is the real ``grader serve`` (see tests/serve_support.py, which this reuses). Not a test:
+nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the service helpers the tests use: one way to start a server
+
+from serve_support import EXAMPLES, Service, course_file, example, submit, too_many_entries  # noqa: E402
+
+
+def _final(api: httpx.Client, sub_id: int, step: float = 0.05) -> tuple[float, dict[str, object]]:
+    began = time.monotonic()
+    while True:
+        data = api.get(f"/api/submissions/{sub_id}").json()
+        if data["final"]:
+            return time.monotonic() - began, data
+        time.sleep(step)
+
+
+def feedback(svc: Service, rounds: int) -> None:
+    """Figure 1: POST to final status, against grader check's wall time."""
+    served, checked = [], []
+    with svc.api("s001") as api:
+        for _ in range(rounds):
+            began = time.monotonic()
+            response = submit(api, example("good-student"), "topic-create")
+            _, data = _final(api, response.json()["id"])
+            served.append(time.monotonic() - began)
+            assert data["outcome"] == "passed", data
+            began = time.monotonic()
+            out = Path(tempfile.mkdtemp())
+            subprocess.run(
+                [sys.executable, "-m", "grader", "check", str(EXAMPLES / "good-student"), "-a", "topic-create",
+                 "--sandbox", "local", "--out", str(out), "-q"], check=False, capture_output=True,
+            )  # fmt: skip
+            checked.append(time.monotonic() - began)
+            shutil.rmtree(out, ignore_errors=True)
+    s, c = statistics.median(served), statistics.median(checked)
+    print(f"1. upload to feedback (topic-create, idle worker, median of {rounds}): service {s:.2f} s, "
+          f"grader check {c:.2f} s: overhead {s - c:+.2f} s "
+          f"(service {min(served):.2f}-{max(served):.2f} s, check {min(checked):.2f}-{max(checked):.2f} s)")
+
+
+async def _hammer(svc: Service, sub_id: int, clients: int, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def one(i: int) -> None:
+        headers = {"Authorization": f"Bearer {svc.tokens['s001']}"}
+        async with httpx.AsyncClient(base_url=svc.url, headers=headers, timeout=30) as http:
+            while time.monotonic() < deadline:
+                began = time.monotonic()
+                response = await http.get(f"/api/submissions/{sub_id}")
+                if response.status_code == 200:
+                    latencies.append(time.monotonic() - began)
+
+    await asyncio.gather(*(one(i) for i in range(clients)))
+    return latencies
+
+
+def polling(svc: Service, clients: int, seconds: float, rss: list[int]) -> None:
+    """Figure 2: concurrent status polls."""
+    with svc.api("s001") as api:
+        sub_id = submit(api, too_many_entries()).json()["id"]
+        _final(api, sub_id)
+    sampler = _Sampler(svc, rss)
+    sampler.start()
+    latencies = asyncio.run(_hammer(svc, sub_id, clients, seconds))
+    sampler.stop()
+    latencies.sort()
+    p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    print(f"2. status polls, {clients} concurrent clients for {seconds:g} s: {len(latencies) / seconds:.0f} "
+          f"requests/s, p50 {1000 * latencies[len(latencies) // 2]:.1f} ms, p95 {1000 * p95:.1f} ms")
+
+
+def queue_overhead(svc: Service, count: int) -> None:
+    """Figure 3: per job, one at a time: the service (upload, queue, record, poll) against grader batch."""
+    served = []
+    with svc.api("s002") as api:
+        for _ in range(count):
+            began = time.monotonic()
+            response = submit(api, example("good-student"), "topic-create")
+            _final(api, response.json()["id"])
+            served.append(time.monotonic() - began)
+    folder = Path(tempfile.mkdtemp())
+    try:
+        for i in range(count):
+            shutil.copytree(EXAMPLES / "good-student", folder / "in" / f"student{i}")
+        began = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "grader", "batch", str(folder / "in"), "--out", str(folder / "out"),
+             "-a", "topic-create", "--jobs", "1", "--sandbox", "local"], check=False, capture_output=True,
+        )  # fmt: skip
+        batch = (time.monotonic() - began) / count
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    s = statistics.mean(served)
+    print(f"3. per job, {count} topic-create jobs one at a time: service {s:.2f} s, grader batch --jobs 1 "
+          f"{batch:.2f} s per job: queue overhead {s - batch:+.2f} s")
+
+
+class _Sampler(threading.Thread):
+    def __init__(self, svc: Service, into: list[int]) -> None:
+        super().__init__(daemon=True)
+        assert svc.proc is not None
+        self.proc = psutil.Process(svc.proc.pid)
+        self.into = into
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.into.append(self.proc.memory_info().rss)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+
+def under_load(svc: Service, rss: list[int], submissions: int, pollers: int) -> None:
+    """Figure 4's load: cheap submissions from 10 students while ``pollers`` clients poll."""
+    sampler = _Sampler(svc, rss)
+    sampler.start()
+    stop = threading.Event()
+
+    async def poll() -> None:
+        async def one(i: int) -> None:
+            headers = {"Authorization": f"Bearer {svc.tokens[f's{i % 10 + 1:03d}']}"}
+            async with httpx.AsyncClient(base_url=svc.url, headers=headers, timeout=30) as http:
+                while not stop.is_set():
+                    await http.get("/api/submissions")
+                    await asyncio.sleep(1.0)
+
+        await asyncio.gather(*(one(i) for i in range(pollers)))
+
+    thread = threading.Thread(target=lambda: asyncio.run(poll()), daemon=True)
+    thread.start()
+    ids = []
+    for i in range(submissions):
+        with svc.api(f"s{i % 10 + 1:03d}") as api:
+            ids.append((api.headers["authorization"], submit(api, too_many_entries()).json()["id"]))
+    for auth, sub_id in ids:
+        with httpx.Client(base_url=svc.url, headers={"Authorization": auth}) as api:
+            _final(api, sub_id, 0.5)
+    stop.set()
+    thread.join(30)
+    sampler.stop()
+
+
+def main() -> None:
+    """Run the four figures and print them."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pollers", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--jobs", type=int, default=3, help="jobs of figure 3")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="grader-bench-serve-"))
+    students = [f"s{i:03d}" for i in range(1, 11)]
+    svc = Service(folder, students=students, args=["--jobs", "2", "--api-per-minute", "1000000", "--course",
+                                                   str(course_file(folder, attempts=1000, max_pending=100))])
+    try:
+        svc.start()
+        assert svc.proc is not None
+        time.sleep(2)
+        idle = psutil.Process(svc.proc.pid).memory_info().rss
+        feedback(svc, args.rounds)
+        polled: list[int] = []
+        polling(svc, args.pollers, args.seconds, polled)
+        queue_overhead(svc, args.jobs)
+        loaded: list[int] = []
+        under_load(svc, loaded, 20, args.pollers)
+        mib = 1024 * 1024
+        print(f"4. server RSS: idle {idle / mib:.0f} MiB; under {args.pollers} pollers "
+              f"{max(polled) / mib:.0f} MiB; 20 submissions + {args.pollers} pollers {max(loaded) / mib:.0f} MiB")
+    finally:
+        svc.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
