@@ -33,7 +33,15 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the service helpers the tests use: one way to start a server
 
-from serve_support import EXAMPLES, Service, course_file, example, submit, too_many_entries  # noqa: E402
+from serve_support import (  # noqa: E402
+    EXAMPLES,
+    Service,
+    course_file,
+    database_url,
+    example,
+    submit,
+    too_many_entries,
+)
 
 
 def _final(api: httpx.Client, sub_id: int, step: float = 0.05) -> tuple[float, dict[str, object]]:
@@ -45,28 +53,57 @@ def _final(api: httpx.Client, sub_id: int, step: float = 0.05) -> tuple[float, d
         time.sleep(step)
 
 
+def _phases(svc: Service, sub_id: int) -> tuple[float, float, float]:
+    """From the service's own database: accepted -> claimed, the run's wall time, run_job's own time."""
+    from sqlalchemy import select
+
+    from grader.serve.db import Database
+    from grader.serve.models import Run, Submission
+
+    db = Database(database_url(svc))
+    try:
+        with db.reading() as session:
+            created = session.scalar(select(Submission.created_at).where(Submission.id == sub_id))
+            run = session.scalars(select(Run).where(Run.submission_id == sub_id)).one()
+        assert created is not None
+        assert run.ended_at is not None
+        return ((run.started_at - created).total_seconds(), (run.ended_at - run.started_at).total_seconds(),
+                run.duration_s or 0.0)  # fmt: skip
+    finally:
+        db.dispose()
+
+
 def feedback(svc: Service, rounds: int) -> None:
     """Figure 1: POST to final status, against grader check's wall time."""
-    served, checked = [], []
+    served, checked, phases = [], [], []
     with svc.api("s001") as api:
         for _ in range(rounds):
             began = time.monotonic()
             response = submit(api, example("good-student"), "topic-create")
             _, data = _final(api, response.json()["id"])
             served.append(time.monotonic() - began)
+            phases.append(_phases(svc, int(str(data["id"]))))
             assert data["outcome"] == "passed", data
             began = time.monotonic()
             out = Path(tempfile.mkdtemp())
             subprocess.run(
-                [sys.executable, "-m", "grader", "check", str(EXAMPLES / "good-student"), "-a", "topic-create",
+                [sys.executable, "-m", "grader", "check", str(EXAMPLES / "good-student"),
+                 "-a", "topic-create",
                  "--sandbox", "local", "--out", str(out), "-q"], check=False, capture_output=True,
             )  # fmt: skip
             checked.append(time.monotonic() - began)
             shutil.rmtree(out, ignore_errors=True)
     s, c = statistics.median(served), statistics.median(checked)
-    print(f"1. upload to feedback (topic-create, idle worker, median of {rounds}): service {s:.2f} s, "
-          f"grader check {c:.2f} s: overhead {s - c:+.2f} s "
-          f"(service {min(served):.2f}-{max(served):.2f} s, check {min(checked):.2f}-{max(checked):.2f} s)")
+    print(
+        f"1. upload to feedback (topic-create, idle worker, median of {rounds}): service {s:.2f} s, "
+        f"grader check {c:.2f} s: overhead {s - c:+.2f} s "
+        f"(service {min(served):.2f}-{max(served):.2f} s, check {min(checked):.2f}-{max(checked):.2f} s)"
+    )
+    wait, run, job = (statistics.median(p[i] for p in phases) for i in range(3))
+    print(
+        f"   in the service: accepted -> a worker took it {wait:.2f} s; the run {run:.2f} s, of which "
+        f"run_job {job:.2f} s (worker process start, results back, recording: {run - job:.2f} s)"
+    )
 
 
 async def _hammer(svc: Service, sub_id: int, clients: int, seconds: float) -> list[float]:
@@ -97,8 +134,10 @@ def polling(svc: Service, clients: int, seconds: float, rss: list[int]) -> None:
     sampler.stop()
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
-    print(f"2. status polls, {clients} concurrent clients for {seconds:g} s: {len(latencies) / seconds:.0f} "
-          f"requests/s, p50 {1000 * latencies[len(latencies) // 2]:.1f} ms, p95 {1000 * p95:.1f} ms")
+    print(
+        f"2. status polls, {clients} concurrent clients for {seconds:g} s: {len(latencies) / seconds:.0f} "
+        f"requests/s, p50 {1000 * latencies[len(latencies) // 2]:.1f} ms, p95 {1000 * p95:.1f} ms"
+    )
 
 
 def queue_overhead(svc: Service, count: int) -> None:
@@ -123,8 +162,10 @@ def queue_overhead(svc: Service, count: int) -> None:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     s = statistics.mean(served)
-    print(f"3. per job, {count} topic-create jobs one at a time: service {s:.2f} s, grader batch --jobs 1 "
-          f"{batch:.2f} s per job: queue overhead {s - batch:+.2f} s")
+    print(
+        f"3. per job, {count} topic-create jobs one at a time: service {s:.2f} s, grader batch --jobs 1 "
+        f"{batch:.2f} s per job: queue overhead {s - batch:+.2f} s"
+    )
 
 
 class _Sampler(threading.Thread):
@@ -176,7 +217,9 @@ def under_load(svc: Service, rss: list[int], submissions: int, pollers: int) -> 
 
 def main() -> None:
     """Run the four figures and print them."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pollers", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -184,8 +227,18 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="grader-bench-serve-"))
     students = [f"s{i:03d}" for i in range(1, 11)]
-    svc = Service(folder, students=students, args=["--jobs", "2", "--api-per-minute", "1000000", "--course",
-                                                   str(course_file(folder, attempts=1000, max_pending=100))])
+    svc = Service(
+        folder,
+        students=students,
+        args=[
+            "--jobs",
+            "2",
+            "--api-per-minute",
+            "1000000",
+            "--course",
+            str(course_file(folder, attempts=1000, max_pending=100)),
+        ],
+    )
     try:
         svc.start()
         assert svc.proc is not None
@@ -198,8 +251,11 @@ def main() -> None:
         loaded: list[int] = []
         under_load(svc, loaded, 20, args.pollers)
         mib = 1024 * 1024
-        print(f"4. server RSS: idle {idle / mib:.0f} MiB; under {args.pollers} pollers "
-              f"{max(polled) / mib:.0f} MiB; 20 submissions + {args.pollers} pollers {max(loaded) / mib:.0f} MiB")
+        print(
+            f"4. server RSS: idle {idle / mib:.0f} MiB; under {args.pollers} pollers "
+            f"{max(polled) / mib:.0f} MiB; 20 submissions + {args.pollers} pollers "
+            f"{max(loaded) / mib:.0f} MiB"
+        )
     finally:
         svc.stop()
         shutil.rmtree(folder, ignore_errors=True)

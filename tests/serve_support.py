@@ -44,7 +44,7 @@ def pg_bin() -> Path | None:
 
 
 class PostgresServer:
-    """A PostgreSQL server of its own in a temp dir, on a free loopback port; stopped and removed at the end."""
+    """A PostgreSQL server of its own in a temp dir on a free loopback port; removed at the end."""
 
     def __init__(self) -> None:
         bin_dir = pg_bin()
@@ -70,7 +70,9 @@ class PostgresServer:
     def start(self) -> None:
         """Start (or start again) the server and wait until it accepts connections."""
         options = f"-p {self.port} -h 127.0.0.1 -k {self.folder} -c fsync=off -c max_connections=200"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start"
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``fast``: disconnect every client, as a restart does)."""
@@ -261,7 +263,10 @@ class Service:
     def api(self, student: str, **kwargs: object) -> httpx.Client:
         """An API client with ``student``'s token."""
         return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.tokens[student]}"}, timeout=60, **kwargs
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.tokens[student]}"},
+            timeout=60,
+            **kwargs,
         )  # type: ignore[arg-type]
 
     @contextlib.contextmanager
@@ -285,7 +290,9 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def grader_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def grader_cli(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m grader ARGS`` to its end."""
     return subprocess.run(
         [sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=timeout,
@@ -360,7 +367,7 @@ max_pending = {max_pending}
 
 
 def course_file(folder: Path, attempts: int = 4, max_pending: int = 1, best: str = "") -> Path:
-    """A course.toml with these service limits, the course seed 4242 (and ``best``'s best attempt counting)."""
+    """A course.toml with these service limits and the course seed 4242; ``best`` counts its best attempt."""
     path = folder / "course.toml"
     text = COURSE_TOML.format(attempts=attempts, max_pending=max_pending)
     if best:

@@ -18,7 +18,8 @@ import pytest
 from serve_support import EXAMPLES, Service
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]

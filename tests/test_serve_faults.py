@@ -101,7 +101,9 @@ def test_kill_9_with_jobs_queued_and_running_then_a_restart_grades_each_exactly_
     assert "queued again 2 job(s) whose server had stopped" in svc.log_text()
 
 
-def test_a_worker_killed_mid_job_is_retried_and_graded_once(tmp_path: Path, nothing_left_behind: Path) -> None:
+def test_a_worker_killed_mid_job_is_retried_and_graded_once(
+    tmp_path: Path, nothing_left_behind: Path
+) -> None:
     svc = Service(tmp_path, students=["s001"], args=["--jobs", "1", "--retry-backoff", "0"])
     svc.start()
     try:
@@ -144,19 +146,23 @@ def test_the_database_restarted_under_the_service_loses_nothing(
             later = wait_final(api, after.json()["id"])
     finally:
         svc.stop()
-    assert down.status_code == 503 and "database is not reachable right now" in down.json()["detail"]
+    assert down.status_code == 503
+    assert "database is not reachable right now" in down.json()["detail"]
     assert health.status_code == 503
     assert "Traceback" not in down.text + health.text
     assert (result["status"], result["outcome"]) == ("done", "passed")
     assert runs_by_submission(svc)[sub_id] == ["graded"], "recorded once, after the database came back"
-    assert after.status_code == 202 and later["status"] == "done"
+    assert after.status_code == 202
+    assert later["status"] == "done"
 
 
 def _one_line_error(done: object, code: int, words: str) -> None:
     stderr = done.stderr  # type: ignore[attr-defined]
     assert done.returncode == code, stderr  # type: ignore[attr-defined]
-    assert stderr.startswith("grader: ") and stderr.count("\n") == 1, stderr
-    assert words in stderr and "Traceback" not in stderr
+    assert stderr.startswith("grader: "), stderr
+    assert stderr.count("\n") == 1, stderr
+    assert words in stderr
+    assert "Traceback" not in stderr
 
 
 def test_start_up_problems_are_one_line_with_exit_4_or_3(tmp_path: Path) -> None:
@@ -165,7 +171,9 @@ def test_start_up_problems_are_one_line_with_exit_4_or_3(tmp_path: Path) -> None
     common = ["serve", "--roster", str(roster), "--data", str(tmp_path / "data"), "--sandbox", "local"]
     bad = tmp_path / "bad.csv"
     bad.write_text("name,email\nAnn,a@x\n", encoding="utf-8")
-    _one_line_error(grader_cli("serve", "--roster", str(bad), "--data", str(tmp_path / "d2")), 4, "no id column")
+    _one_line_error(
+        grader_cli("serve", "--roster", str(bad), "--data", str(tmp_path / "d2")), 4, "no id column"
+    )
     _one_line_error(grader_cli("serve", "--roster", str(tmp_path)), 4, "is a folder")
     dead_port = free_port()
     _one_line_error(
@@ -181,6 +189,8 @@ def test_start_up_problems_are_one_line_with_exit_4_or_3(tmp_path: Path) -> None
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        _one_line_error(grader_cli(*common, "--port", str(port)), 4, f"port {port} on 127.0.0.1 is already in use")
+        _one_line_error(
+            grader_cli(*common, "--port", str(port)), 4, f"port {port} on 127.0.0.1 is already in use"
+        )
     _one_line_error(grader_cli("submit", str(tmp_path), "--server", f"http://127.0.0.1:{dead_port}",
                                "--token", "t"), 3, "cannot reach the grading service")  # fmt: skip

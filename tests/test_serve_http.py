@@ -73,7 +73,8 @@ def service(
     folder = tmp_path_factory.mktemp(f"serve-{request.param}")
     svc = Service(
         folder, db_url=_db_url(request, request.param), students=STUDENTS, names=NAMES,
-        args=["--jobs", "2", "--course", str(course_file(folder, attempts=4, max_pending=1, best="topic-create"))],
+        args=["--jobs", "2",
+              "--course", str(course_file(folder, attempts=4, max_pending=1, best="topic-create"))],
     )  # fmt: skip
     svc.start()
     try:
@@ -109,19 +110,29 @@ def test_a_login_link_sets_a_signed_httponly_session_cookie(service: Service) ->
         assert bad.status_code == 401
         assert "grader_session" not in bad.headers.get("set-cookie", "")
         page = client.get("/login", params={"token": service.tokens["s001"]})
-        assert page.status_code == 200 and "Log in as Student S001" in page.text
+        assert page.status_code == 200
+        assert "Log in as Student S001" in page.text
         forged = client.post("/login", data={"token": service.tokens["s001"], "login_csrf": "guess"})
         assert forged.status_code == 403, "a login form from another site is refused"
         login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
         assert login_csrf is not None
-        done = client.post("/login", data={"token": service.tokens["s001"], "login_csrf": login_csrf.group(1)})
-        assert done.status_code == 303 and done.headers["location"] == "/submissions"
+        done = client.post(
+            "/login", data={"token": service.tokens["s001"], "login_csrf": login_csrf.group(1)}
+        )
+        assert done.status_code == 303
+        assert done.headers["location"] == "/submissions"
         cookie = done.headers["set-cookie"]
-        assert "grader_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+        assert "grader_session=" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=lax" in cookie
         assert "Secure" not in cookie, "plain http on loopback: a Secure cookie would never come back"
         mine = client.get("/submissions")
-        assert mine.status_code == 200 and "My submissions" in mine.text
-        tampered = httpx.get(f"{service.url}/submissions", cookies={"grader_session": client.cookies["grader_session"][:-2] + "xx"})
+        assert mine.status_code == 200
+        assert "My submissions" in mine.text
+        tampered = httpx.get(
+            f"{service.url}/submissions",
+            cookies={"grader_session": client.cookies["grader_session"][:-2] + "xx"},
+        )
         assert tampered.status_code == 401
 
 
@@ -130,9 +141,12 @@ def test_submissions_are_graded_with_the_right_scores_and_seeds(
 ) -> None:
     good, flawed = graded["s001"], graded["s002"]
     assert (good["status"], good["outcome"], good["points"], good["max_points"]) == ("done", "passed", 10, 10)
-    assert flawed["status"] == "done" and flawed["outcome"] == "failed"
-    assert isinstance(flawed["points"], float) and flawed["points"] < 10
-    assert good["counted"] and flawed["counted"]
+    assert flawed["status"] == "done"
+    assert flawed["outcome"] == "failed"
+    assert isinstance(flawed["points"], float)
+    assert flawed["points"] < 10
+    assert good["counted"]
+    assert flawed["counted"]
     assert good["seed"] == attempt_seed(4242, "s001", 1), "the course seed, the student and the attempt"
     assert flawed["seed"] == attempt_seed(4242, "s002", 1)
     with service.api("s001") as api:
@@ -147,15 +161,19 @@ def test_the_report_is_the_student_view_under_a_strict_csp(
     with service.browser_session("s002") as client:
         report = client.get(f"/submissions/{sub_id}/report")
         assert report.status_code == 200
-        assert 'id="total-score"' in report.text and "Create your topic" in report.text
+        assert 'id="total-score"' in report.text
+        assert "Create your topic" in report.text
         csp = report.headers["content-security-policy"]
-        assert "'sha256-" in csp and "unsafe-inline" not in csp and "script-src" not in csp
+        assert "'sha256-" in csp
+        assert "unsafe-inline" not in csp
+        assert "script-src" not in csp
         assert "default-src 'none'" in csp
         results = client.get(f"/submissions/{sub_id}/results.json").json()
         assert results["points"] == graded["s002"]["points"]
         assert client.get(f"/submissions/{sub_id}/junit.xml").status_code == 404, "TA only"
         page = client.get(f"/submissions/{sub_id}")
-        assert 'id="report-link"' in page.text and 'data-status="done"' in page.text
+        assert 'id="report-link"' in page.text
+        assert 'data-status="done"' in page.text
     with service.browser_session("ta1") as ta:
         assert ta.get(f"/submissions/{sub_id}/junit.xml").status_code == 200
 
@@ -165,13 +183,15 @@ def test_the_next_attempt_shows_what_changed(service: Service, graded: dict[str,
         response = submit(api, too_many_entries(), "topic-create")
         assert response.status_code == 202, response.text
         second = wait_final(api, response.json()["id"])
-    assert second["attempt"] == 2 and second["outcome"] == "failed"
+    assert second["attempt"] == 2
+    assert second["outcome"] == "failed"
     assert second["seed"] == attempt_seed(4242, "s001", 2) != graded["s001"]["seed"]
     with service.browser_session("s001") as client:
         page = client.get(f"/submissions/{second['id']}").text
     changes = page[page.index('id="changes"') :]
     assert "Since attempt 1" in changes
-    assert "No longer passing:" in changes and "Topic has 6 partitions" in changes
+    assert "No longer passing:" in changes
+    assert "Topic has 6 partitions" in changes
     assert "Now passing:" not in changes
 
 
@@ -187,7 +207,9 @@ def test_grader_submit_sends_a_folder_and_writes_the_student_reports(
     assert (out / "report.html").is_file()
     assert (out / "classroom" / "results.json").is_file()
     bad = grader_cli("submit", str(EXAMPLES / "good-student"), "--server", service.url, "--token", "nope")
-    assert bad.returncode == 4 and bad.stderr.count("\n") == 1 and "does not accept this token" in bad.stderr
+    assert bad.returncode == 4
+    assert bad.stderr.count("\n") == 1
+    assert "does not accept this token" in bad.stderr
 
 
 def test_rate_limit_and_pending_cap_refuse_with_when(service: Service) -> None:
@@ -226,11 +248,13 @@ def test_the_web_form_takes_archives_and_files_and_refuses_unsafe_ones(service: 
         no_csrf = client.post("/submissions", files={"files": archive})
         assert no_csrf.status_code == 403
         unsafe = client.post("/submissions", data={"csrf": csrf}, files={"files": archive})
-        assert unsafe.status_code == 422 and "climbs out of the archive" in unsafe.text
+        assert unsafe.status_code == 422
+        assert "climbs out of the archive" in unsafe.text
         loose = client.post(
             "/submissions", data={"csrf": csrf}, files=[("files", ("create_topic.sh", "echo", "text/x-sh"))]
         )
-        assert loose.status_code == 422 and "put them into their assignment" in loose.text
+        assert loose.status_code == 422
+        assert "put them into their assignment" in loose.text
         body = f'#!/bin/bash\necho "{XSS}"\necho "{XSS}" >&2\n'
         ok = client.post(
             "/submissions", data={"csrf": csrf, "assignment": "topic-create"},
@@ -239,9 +263,11 @@ def test_the_web_form_takes_archives_and_files_and_refuses_unsafe_ones(service: 
         assert ok.status_code == 303, ok.text
         sub_id = int(ok.headers["location"].rsplit("/", 1)[1])
         result = wait_final(client, sub_id)
-        assert result["assignments"] == ["topic-create"] and result["outcome"] == "failed"
+        assert result["assignments"] == ["topic-create"]
+        assert result["outcome"] == "failed"
         report = client.get(f"/submissions/{sub_id}/report").text
-    assert "<script>alert" not in report and "onerror=alert(1)>" not in report
+    assert "<script>alert" not in report
+    assert "onerror=alert(1)>" not in report
     assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;" in report, "student output is escaped text"
 
 
@@ -253,18 +279,25 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_the_class_page_gradebook_and_a_regrade(service: Service, graded: dict[str, dict[str, object]]) -> None:
+def test_the_class_page_gradebook_and_a_regrade(
+    service: Service, graded: dict[str, dict[str, object]]
+) -> None:
     with service.browser_session("ta1") as ta:
         page = ta.get("/class")
         assert page.status_code == 200
-        assert 'data-student="s001"' in page.text and 'data-check="topic-create.' in page.text
-        assert "&lt;b&gt;Mallory&lt;/b&gt; &amp; Co" in page.text and "<b>Mallory</b>" not in page.text
+        assert 'data-student="s001"' in page.text
+        assert 'data-check="topic-create.' in page.text
+        assert "&lt;b&gt;Mallory&lt;/b&gt; &amp; Co" in page.text
+        assert "<b>Mallory</b>" not in page.text
         book = ta.get("/class/gradebook.csv")
-        assert book.status_code == 200 and book.headers["content-type"].startswith("text/csv")
+        assert book.status_code == 200
+        assert book.headers["content-type"].startswith("text/csv")
         rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO(book.text))}
         # course.toml counts the best attempt of topic-create: s001's 10 points, not the refused attempt 2.
-        assert rows["s001"]["topic-create"] == "10" and rows["s001"]["name"] == "Student S001"
-        assert rows["s006"]["status"] == "missing" and rows["s006"]["name"] == NAMES["s006"]
+        assert rows["s001"]["topic-create"] == "10"
+        assert rows["s001"]["name"] == "Student S001"
+        assert rows["s006"]["status"] == "missing"
+        assert rows["s006"]["name"] == NAMES["s006"]
         sub_id = graded["s001"]["id"]
         before = runs_by_submission(service)[sub_id]
         no_csrf = ta.post(f"/submissions/{sub_id}/regrade")
@@ -272,7 +305,8 @@ def test_the_class_page_gradebook_and_a_regrade(service: Service, graded: dict[s
         again = ta.post(f"/submissions/{sub_id}/regrade", data={"csrf": csrf_of(page.text)})
         assert again.status_code == 303
         regraded = wait_final(ta, sub_id)
-    assert regraded["outcome"] == "passed" and regraded["seed"] == graded["s001"]["seed"]
+    assert regraded["outcome"] == "passed"
+    assert regraded["seed"] == graded["s001"]["seed"]
     assert runs_by_submission(service)[sub_id] == [*before, "graded"]
 
 
@@ -290,7 +324,8 @@ def test_a_body_over_the_limit_is_refused_while_it_streams(service: Service) -> 
         while chunk := sock.recv(65536):
             answer += chunk
     answer = answer.decode()
-    assert answer.startswith("HTTP/1.1 413") and "larger than 20 MiB" in answer
+    assert answer.startswith("HTTP/1.1 413")
+    assert "larger than 20 MiB" in answer
     before = server.memory_info().rss
 
     def body() -> Iterator[bytes]:
@@ -303,7 +338,8 @@ def test_a_body_over_the_limit_is_refused_while_it_streams(service: Service) -> 
             f"{service.url}/api/submissions", content=body(),
             headers={"Authorization": f"Bearer {service.tokens['s005']}"}, timeout=60,
         )  # fmt: skip
-        assert streamed.status_code == 413 and "larger than 20 MiB" in streamed.text
+        assert streamed.status_code == 413
+        assert "larger than 20 MiB" in streamed.text
     except (httpx.RemoteProtocolError, httpx.WriteError):
         pass  # the server closed the connection before the client stopped sending: refused either way
     assert server.memory_info().rss - before < 16 * 1024 * 1024, "the body was never held in memory"
@@ -325,10 +361,17 @@ def test_pages_carry_a_strict_csp_and_no_paths_or_tracebacks(
     seen += [httpx.get(f"{service.url}/login"), httpx.get(f"{service.url}/openapi.json")]
     for response in seen:
         csp = response.headers.get("content-security-policy", "")
-        assert "default-src 'none'" in csp and "unsafe-inline" not in csp, response.url
+        assert "default-src 'none'" in csp, response.url
+        assert "unsafe-inline" not in csp, response.url
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"
-        for secret in ("Traceback", str(service.folder), str(Path(__file__).parents[1]), "/tmp/", "site-packages"):
+        for secret in (
+            "Traceback",
+            str(service.folder),
+            str(Path(__file__).parents[1]),
+            "/tmp/",
+            "site-packages",
+        ):
             assert secret not in response.text, f"{response.url} shows {secret!r}"
     assert [r.status_code for r in seen[5:8]] == [404, 404, 422]
 
@@ -357,10 +400,14 @@ def test_a_grader_time_out_is_retried_never_counted_and_never_a_zero(
             again = submit(api, too_many_entries())
     finally:
         svc.stop()
-    assert result["status"] == "timeout" and result["points"] is None and result["outcome"] is None
-    assert result["counted"] is False and "not your fault" in str(result["message"])
+    assert result["status"] == "timeout"
+    assert result["points"] is None
+    assert result["outcome"] is None
+    assert result["counted"] is False
+    assert "not your fault" in str(result["message"])
     assert runs_by_submission(svc)[int(str(result["id"]))] == ["timeout", "timeout", "timeout"], "3 tries"
-    assert "Grader error: not your fault." in page_html and 'id="score"' not in page_html
+    assert "Grader error: not your fault." in page_html
+    assert 'id="score"' not in page_html
     assert "2 available now" in history, "the attempt was given back"
     assert again.status_code == 202, "the bucket still has both attempts"
 

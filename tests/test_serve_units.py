@@ -27,8 +27,14 @@ from grader.serve.ratelimit import Bucket
 from grader.serve.security import csp_for_report, scrub
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-RULES = queue.Rules(attempts=2, period_s=3600, max_pending=2, max_tries=2, retry_backoff_s=5,
-                    timezone=ZoneInfo("Europe/Moscow"))
+RULES = queue.Rules(
+    attempts=2,
+    period_s=3600,
+    max_pending=2,
+    max_tries=2,
+    retry_backoff_s=5,
+    timezone=ZoneInfo("Europe/Moscow"),
+)
 IDS = ["topic-create", "produce-sequence"]
 
 
@@ -72,11 +78,14 @@ GRADED = queue.Outcome("graded", result_json="{}", points=7, max_points=10, resu
 
 def test_a_job_goes_queued_running_done_and_only_its_run_records_it(db: Database) -> None:
     sub_id = _new(db)
-    assert _row(db, sub_id).status == "queued" and _row(db, sub_id).seed == 100
+    assert _row(db, sub_id).status == "queued"
+    assert _row(db, sub_id).seed == 100
     _, run_id = _claim(db)
     assert (_row(db, sub_id).status, _row(db, sub_id).tries) == ("running", 1)
     with db.writing() as session:
-        assert queue.finish(session, sub_id, run_id + 1, GRADED, RULES, NOW) is None, "a stale run changes nothing"
+        assert queue.finish(session, sub_id, run_id + 1, GRADED, RULES, NOW) is None, (
+            "a stale run changes nothing"
+        )
     with db.writing() as session:
         assert queue.finish(session, sub_id, run_id, GRADED, RULES, NOW) is State.DONE
     with db.writing() as session:
@@ -90,7 +99,8 @@ def test_grader_faults_are_retried_then_final_and_the_attempt_given_back(db: Dat
     _new(db)
     with db.reading() as session:
         user = session.get(User, 1)
-        assert user is not None and RULES.bucket.level(user.bucket_tokens, user.bucket_at, NOW) == 0.0
+        assert user is not None
+        assert RULES.bucket.level(user.bucket_tokens, user.bucket_at, NOW) == 0.0
     _, run_id = _claim(db)
     crash = queue.Outcome("crashed", message="the worker died", detail="/tmp/x Traceback")
     with db.writing() as session:
@@ -106,8 +116,12 @@ def test_grader_faults_are_retried_then_final_and_the_attempt_given_back(db: Dat
     assert (final.status, final.counted, final.message) == ("crashed", False, "the worker died")
     with db.reading() as session:
         user = session.get(User, 1)
-        assert user is not None and RULES.bucket.level(user.bucket_tokens, user.bucket_at, NOW) == 1.0
-        assert [r.outcome for r in session.query(Run).filter_by(submission_id=sub_id)] == ["crashed", "crashed"]
+        assert user is not None
+        assert RULES.bucket.level(user.bucket_tokens, user.bucket_at, NOW) == 1.0
+        assert [r.outcome for r in session.query(Run).filter_by(submission_id=sub_id)] == [
+            "crashed",
+            "crashed",
+        ]
 
 
 def test_recover_queues_the_jobs_of_a_dead_server_and_release_gives_a_try_back(db: Database) -> None:
@@ -122,7 +136,9 @@ def test_recover_queues_the_jobs_of_a_dead_server_and_release_gives_a_try_back(d
         assert queue.release(session, second, run_b, NOW)
     assert (_row(db, second).status, _row(db, second).tries) == ("queued", 0)
     with db.writing() as session:
-        expired = queue.recover(session, lambda owner: False, "host:9:9", set(), RULES, NOW + timedelta(minutes=5))
+        expired = queue.recover(
+            session, lambda owner: False, "host:9:9", set(), RULES, NOW + timedelta(minutes=5)
+        )
     assert expired == [], "nothing running any more"
     with db.reading() as session:
         assert session.get(Run, run_a).outcome == "lost"  # type: ignore[union-attr]
@@ -140,8 +156,9 @@ def test_the_bucket_and_the_pending_cap_refuse_with_when(db: Database) -> None:
     later = NOW + timedelta(minutes=10)
     with db.writing() as session, pytest.raises(queue.Refused) as refused:
         queue.admit(session, 1, RULES, later)
-    assert "You have used your 2 attempts per 1 h; the next attempt is possible at 2026-12-01 15:30:00 MSK" in str(
-        refused.value
+    assert (
+        "You have used your 2 attempts per 1 h; the next attempt is possible at 2026-12-01 15:30:00 MSK"
+        in str(refused.value)
     )
     assert refused.value.retry_after_s == pytest.approx(1200)
     assert Bucket(2, 3600).level(0.0, NOW, NOW + timedelta(hours=5)) == 2.0, "never more than full"
@@ -174,8 +191,16 @@ def test_uploads_pass_the_batch_archive_checks(tmp_path: Path) -> None:
     assert "No assignment folder was found" in refused(tar_gz({"notes/a.txt": "hi"}), "f.tar.gz")
 
     upload = tmp_path / "ok.tar.gz"
-    upload.write_bytes(tar_gz({"my-repo/topic-create/create_topic.sh": "#!/bin/bash\n", "my-repo/.git/HEAD": "x",
-                               "my-repo/reports/report.html": "old", "my-repo/produce-sequence/produce.py": "p"}))
+    upload.write_bytes(
+        tar_gz(
+            {
+                "my-repo/topic-create/create_topic.sh": "#!/bin/bash\n",
+                "my-repo/.git/HEAD": "x",
+                "my-repo/reports/report.html": "old",
+                "my-repo/produce-sequence/produce.py": "p",
+            }
+        )
+    )
     packed = pack_upload(upload, tmp_path, IDS)
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(packed.archive))) as tar:
         members = {m.name: m for m in tar.getmembers()}
@@ -190,12 +215,18 @@ def test_the_report_csp_allows_exactly_its_own_styles() -> None:
     csp = csp_for_report(html)
     block = base64.b64encode(hashlib.sha256(b"body{color:red}").digest()).decode()
     attr = base64.b64encode(hashlib.sha256(b"width: 50%").digest()).decode()
-    assert f"'sha256-{block}'" in csp and f"'sha256-{attr}'" in csp and "'unsafe-hashes'" in csp
-    assert "unsafe-inline" not in csp and "script-src" not in csp
+    assert f"'sha256-{block}'" in csp
+    assert f"'sha256-{attr}'" in csp
+    assert "'unsafe-hashes'" in csp
+    assert "unsafe-inline" not in csp
+    assert "script-src" not in csp
 
 
 def test_grader_messages_lose_paths_and_tracebacks() -> None:
-    text = 'ClusterStartError: broker 1 died, see /srv/grader-data/work/slot-0/log\nTraceback (most recent call last):\n  File "/usr/lib/x.py"'
+    text = (
+        "ClusterStartError: broker 1 died, see /srv/grader-data/work/slot-0/log\n"
+        'Traceback (most recent call last):\n  File "/usr/lib/x.py"'
+    )
     assert scrub(text) == "ClusterStartError: broker 1 died, see …/log"
     from grader.results import AssignmentResult, ExecRecord, SubmissionResult
     from grader.serve.results import public_result
@@ -204,7 +235,7 @@ def test_grader_messages_lose_paths_and_tracebacks() -> None:
         submission="k", seed=1, grader_version="0", started_at=NOW,
         assignments=[AssignmentResult(id="topic-create", title="T", max_points=10, runs=[ExecRecord(
             label="first run", command=["./create_topic.sh"], returncode=1, duration_s=1,
-            stderr='File "/srv/data/work/jobs/slot-0/job-1/tmp/grader-job-ab12/ann-attempt-1/topic-create/x.py"',
+            stderr='File "/srv/data/work/slot-0/job-1/tmp/grader-job-ab12/ann-attempt-1/topic-create/x.py"',
         )])],
     )  # fmt: skip
     cleaned = public_result(result, IDS).assignments[0].runs[0].stderr
@@ -229,7 +260,9 @@ def test_the_student_workflow_submits_to_the_service_when_its_secret_is_set() ->
     assert workflow["env"]["GRADER_SERVER"] == "${{ vars.GRADER_SERVER_URL }}"
     steps = {s.get("name"): s for s in next(iter(workflow["jobs"].values()))["steps"]}
     submit = steps["Submit to the course's grading service"]
-    assert submit["if"] == "env.GRADER_TOKEN != ''" and 'grader submit . --out "$RUNNER_TEMP/report"' in submit["run"]
+    assert submit["if"] == "env.GRADER_TOKEN != ''"
+    assert 'grader submit . --out "$RUNNER_TEMP/report"' in submit["run"]
     assert steps["Grade"]["if"] == "env.GRADER_TOKEN == ''"
     assert "vars.GRADER_CLASSROOM_REPORTER == 'true'" in steps["Record the score in GitHub Classroom"]["if"]
-    assert steps["Job summary"]["if"] == "always()" and "summary.md" in steps["Job summary"]["run"]
+    assert steps["Job summary"]["if"] == "always()"
+    assert "summary.md" in steps["Job summary"]["run"]

@@ -42,6 +42,7 @@ from grader.serve.auth import (
     user_for_token,
     utcnow,
     viewer,
+    viewer_of,
 )
 from grader.serve.context import Context
 from grader.serve.intake import Packed, UploadRefused, pack_files, pack_upload, too_large
@@ -92,7 +93,7 @@ class SubmissionOut(BaseModel):
     report_url: str | None = None
 
 
-def owned_submission(submission_id: int, request: Request, who: Who) -> Submission:
+async def owned_submission(submission_id: int, request: Request, who: Who) -> Submission:
     """The submission ``submission_id`` if the viewer may see it; 404 otherwise, whatever the id."""
     ctx = context(request)
     with ctx.db.reading() as session:
@@ -139,7 +140,7 @@ def _error(request: Request, status: int, text: str, headers: dict[str, str] | N
     }
     who = None
     with contextlib.suppress(Exception):
-        who = optional_viewer(request)
+        who = viewer_of(request)
     response = _page(request, "message.html.j2", who, status, heading=headings.get(status, "Error"),
                      text=text, status=status)  # fmt: skip
     for key, value in (headers or {}).items():
@@ -485,7 +486,7 @@ def create_app(ctx: Context) -> FastAPI:
         return [_out(ctx, sub, student) for sub, student in rows]
 
     @app.get("/api/submissions/{submission_id}", response_model=SubmissionOut, tags=["submissions"])
-    def get_submission(sub: Owned, who: Who) -> SubmissionOut:
+    async def get_submission(sub: Owned, who: Who) -> SubmissionOut:
         """One submission's status: queue position and ETA while waiting, the score once graded."""
         if sub.user_id == who.user_id:
             return _out(ctx, sub, who.student_id)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader.errors import GraderError, UsageError
 from grader.serve.models import Setting
 
-CONNECT_TIMEOUT_S = 5
+CONNECT_TIMEOUT_S = 3
 
 
 def sqlite_url(data: Path) -> str:
