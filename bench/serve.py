@@ -215,8 +215,16 @@ def under_load(svc: Service, rss: list[int], submissions: int, pollers: int) -> 
     sampler.stop()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Run the four figures and print them."""
+    """Run the four figures and print them (Ctrl-C or SIGTERM stops the server it started)."""
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
