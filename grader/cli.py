@@ -391,6 +391,17 @@ def cmd_batch(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--deadline {args.deadline!r}: use ISO 8601, e.g. 2026-12-01T23:59+01:00") from exc
     source, roster, out = _batch_paths(args)
+    from grader.paths import input_file
+
+    course_files: dict[str, Path | None] = {}
+    for option, hint in (
+        ("policy", "pass the course's course.toml (deadlines, late penalties, grace days)"),
+        ("overrides", "pass the course's overrides.csv or overrides.toml"),
+        ("extensions", "pass a CSV with student, assignment, due (or days) and comment columns"),
+    ):
+        value = getattr(args, option)
+        checked = input_file(Path(value), f"--{option}", hint=hint, encoding="utf-8-sig") if value else None
+        course_files[option] = checked
     opts = BatchOptions(
         source=source,
         out=out,
@@ -404,6 +415,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
         deadline=deadline,
         timeout_s=args.timeout,
         layout=args.layout,
+        policy=course_files["policy"],
+        overrides=course_files["overrides"],
+        extensions=course_files["extensions"],
+        exports=list(dict.fromkeys(args.export or [])),
     )
     executor = None
     if args.scheduler:
@@ -420,6 +435,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
             print(f"  {status:<13} {n:>4}")
     print(f"Class page: {outcome.paths['index']}")
     print(f"Gradebook:  {outcome.paths['gradebook']}")
+    exports = {
+        "moodle_worksheet": "Moodle grading worksheet",
+        "moodle_feedback": "Moodle feedback zip",
+        "canvas_gradebook": "Canvas gradebook",
+    }
+    for name, label in exports.items():
+        if name in outcome.paths:
+            print(f"{label}: {outcome.paths[name]}")
     if any(r.status.grader_side for r in outcome.records):
         print("Some submissions hit grader errors or time-outs; re-run them with --rerun-errors.")
         return ExitCode.GRADER_ERROR
@@ -592,6 +615,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "folders", "zips", "moodle", "canvas", "gradescope", "github"],
     )
     p.add_argument("--scheduler", help="grade on a Dask cluster at this address (tcp://HOST:8786)")
+    p.add_argument("--policy", help="course.toml: course seed, time zone, due dates, late penalties, grace")
+    p.add_argument("--overrides", help="overrides.csv / .toml: a TA's changes, applied after every grading")
+    p.add_argument("--extensions", help="extensions.csv: per-student due dates (student, assignment, due)")
+    p.add_argument(
+        "--export",
+        action="append",
+        choices=["moodle", "canvas"],
+        help="also write an LMS import: moodle (grading worksheet + feedback zip), canvas (gradebook CSV)",
+    )
     _sandbox_option(p)
     p.set_defaults(func=cmd_batch)
 

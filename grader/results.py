@@ -96,6 +96,48 @@ class Note(_Model):
     kind: str = "info"
 
 
+class Override(_Model):
+    """A TA's change to an automatic score, from the course's overrides file (applied after every grading)."""
+
+    check: str | None = None
+    """The check it changes; None: the assignment as a whole."""
+    delta: float
+    """Points it adds (negative: takes away), kept within 0 and the check's or assignment's points."""
+    set_to: float | None = None
+    """The points the TA set, for an override that sets points (None for a +/- adjustment)."""
+    comment: str
+    """The TA's reason, shown to the student."""
+    by: str = ""
+    """Who wrote it."""
+    at: str = ""
+    """When, as written in the overrides file."""
+    capped: bool = False
+    """The adjustment would have gone below 0 or above the maximum and was kept within them."""
+
+
+class Timing(_Model):
+    """When the work came in against its due date and what that cost, from the course policy."""
+
+    submitted_at: datetime | None = None
+    """None: the grader does not know (then nothing is late and no penalty is made up)."""
+    source: str = ""
+    """Where the time came from: ``upload``, ``Moodle file time``, ``commit 3f2a1b0c9d``, ..."""
+    due: datetime | None = None
+    """The course's due date."""
+    effective_due: datetime | None = None
+    """This student's due date: an extension's, plus the grace days used."""
+    extension: str | None = None
+    """An extension's reason ("" when it has none); None when there is no extension."""
+    grace_days: int = 0
+    """Grace days this assignment uses."""
+    late_s: float | None = None
+    """Seconds late after the extension and grace days (0: on time; None: unknown or no due date)."""
+    credit: float = Field(100.0, ge=0, le=100)
+    """Percent of the points (after overrides) that count."""
+    explanation: str = ""
+    """The policy's reasoning in one line, for the student and the TA."""
+
+
 class AssignmentResult(_Model):
     """All checks of one assignment for one submission."""
 
@@ -115,12 +157,29 @@ class AssignmentResult(_Model):
     """Seconds per phase: ``cluster_start``, ``student``, ``grader``, ``total`` (and others)."""
     logs: dict[str, str] = Field(default_factory=dict)
     """Name -> path (relative to the output folder) of kept logs, e.g. broker logs on failure."""
+    overrides: list[Override] = Field(default_factory=list)
+    """A TA's changes to the automatic score, in the order applied."""
+    timing: Timing | None = None
+    """Submission time against the due date and its late penalty; None when no course policy applied."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def autograde_points(self) -> float:
+        """Points the checks earned, before overrides and late penalties."""
+        return sum(c.points for c in self.checks)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def points(self) -> float:
-        """Points earned: the sum over the checks."""
-        return sum(c.points for c in self.checks)
+        """Points that count: the checks' points, the TA's overrides, then the late penalty's credit."""
+        if not self.overrides and self.timing is None:
+            return self.autograde_points
+        shown = {c.id for c in self.checks}
+        # An override of a check left out of this view (e.g. one not visible to students yet) is left out too.
+        delta = sum(o.delta for o in self.overrides if o.check is None or o.check in shown)
+        adjusted = min(self.max_points, max(0.0, self.autograde_points + delta))
+        credit = self.timing.credit if self.timing is not None else 100.0
+        return round(adjusted * credit / 100.0, 4)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -161,11 +220,13 @@ class SubmissionResult(_Model):
     timings: dict[str, float] = Field(default_factory=dict)
     """Seconds: ``cluster_start``, ``student`` (their processes), ``grader`` (everything else), ``total``."""
     assignments: list[AssignmentResult] = Field(default_factory=list)
+    policy_notes: list[str] = Field(default_factory=list)
+    """What the course policy did across assignments, e.g. the grace days used and left."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def points(self) -> float:
-        """Points earned over every assignment."""
+        """Points that count over every assignment (after overrides and late penalties)."""
         return sum(a.points for a in self.assignments)
 
     @computed_field  # type: ignore[prop-decorator]

@@ -36,6 +36,7 @@ __all__ = [
     "histogram",
     "load_record",
     "load_result",
+    "policy_summary",
     "record_for_result",
     "save_record",
     "summary",
@@ -49,19 +50,26 @@ def _fmt(value: float | None) -> str:
 
 
 def gradebook_csv(records: list[StudentRecord], assignment_ids: list[str]) -> bytes:
-    """One row per student: ids, a column per assignment, total, percent, status (LMS-importable)."""
+    """One row per student: ids, a column per assignment, total, percent, status (LMS-importable).
+
+    The assignment columns are the points that count; ``adjustments`` says how overrides and the late
+    policy got there from the autograde ("topic-create: autograde 8/10, override +2 (reason) = 10").
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
         ["student_id", "name", "email", "login", *assignment_ids, "total", "max_points", "percent",
-         "status", "note", "report"]
+         "status", "note", "submitted_at", "grace_days", "adjustments", "report"]
     )  # fmt: skip
     for r in records:
+        adjustments = "; ".join(f"{a}: {r.adjustments[a]}" for a in assignment_ids if a in r.adjustments)
         writer.writerow(
             [r.student_id, r.name, r.email, r.login,
              *[_fmt(r.points.get(a)) for a in assignment_ids],
              _fmt(r.total), _fmt(r.max_total) if r.max_points else "", _fmt(r.percent),
-             r.status.value, r.note.replace("\n", " "), r.report or ""]
+             r.status.value, r.note.replace("\n", " "),
+             r.submitted_at.isoformat(timespec="seconds") if r.submitted_at else "",
+             str(r.grace_days_used) if r.grace_days_used else "", adjustments, r.report or ""]
         )  # fmt: skip
     return buf.getvalue().encode("utf-8")
 
@@ -105,6 +113,40 @@ def histogram(records: list[StudentRecord], bins: int = 10) -> list[dict[str, An
     ]
 
 
+def policy_summary(records: list[StudentRecord], results: dict[str, SubmissionResult]) -> dict[str, Any]:
+    """What overrides and the course policy did: adjusted scores, late work, grace days, unknown times."""
+    by_key = {r.key: r for r in records}
+    adjusted = [
+        {"student_id": r.student_id, "key": r.key, "assignment": a, "autograde": r.autograde.get(a),
+         "points": r.points.get(a), "what": text}
+        for r in records for a, text in r.adjustments.items()
+    ]  # fmt: skip
+    late = []
+    unknown = 0
+    timed = 0
+    for key, result in results.items():
+        timings = [a for a in result.assignments if a.timing is not None]
+        timed += bool(timings)
+        unknown += any(a.timing.submitted_at is None for a in timings if a.timing is not None)
+        for a in timings:
+            assert a.timing is not None
+            if a.timing.late_s or a.timing.grace_days or a.timing.extension is not None:
+                record = by_key.get(key)
+                late.append(
+                    {"student_id": record.student_id if record else key, "key": key, "assignment": a.id,
+                     "late_s": a.timing.late_s, "grace_days": a.timing.grace_days, "credit": a.timing.credit,
+                     "extension": a.timing.extension, "explanation": a.timing.explanation}
+                )  # fmt: skip
+    return {
+        "adjusted": adjusted,
+        "overrides": sum(len(a.overrides) for r in results.values() for a in r.assignments),
+        "late": late,
+        "grace_days_used": sum(r.grace_days_used for r in records),
+        "timed": timed,
+        "unknown_times": unknown,
+    }
+
+
 def summary(
     records: list[StudentRecord],
     results: dict[str, SubmissionResult],
@@ -132,6 +174,7 @@ def summary(
         "median_percent": round(statistics.median(scores), 1) if scores else None,
         "histogram": histogram(records),
         "checks": check_stats(results),
+        "policy": policy_summary(records, results),
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

@@ -21,6 +21,11 @@ Inside each student's material the submission root is the shallowest folder hold
 assignment folder (``topic-create/``, ...), so a zip of ``my-repo/topic-create/...`` works too.
 Archives are extracted with :mod:`grader.batch.safety` into the batch's own work folder; an unsafe
 archive, an empty or unrecognisable submission gets a row saying so instead of a grade.
+
+The submission time comes from where the layout knows one: the graded commit's committer date for
+Classroom clones, ``:created_at:`` in Gradescope's metadata, and the times the LMS put on the files of
+a Moodle or Canvas zip passed as downloaded (an extracted folder's times are whatever the tool that
+extracted it wrote, so they are not trusted). Anywhere else it is unknown, and nothing is late.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import struct
 import subprocess
+import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
 
@@ -75,6 +82,13 @@ class Submission:
     """Why it is not gradable, or anything else the TA should know (e.g. the commit graded)."""
     key: str = ""
     """Unique, file-system-safe name: the student's folder under ``--out``."""
+    lms_id: str = ""
+    """The LMS's own id of the student (Moodle's participant number, Canvas's user id), kept when the
+    roster replaces ``student_id`` with the institution's id: the LMS exports are joined on it."""
+    submitted_at: datetime | None = None
+    """When it was handed in, where the layout says so (aware); None: unknown."""
+    time_source: str = ""
+    """Where ``submitted_at`` came from, e.g. ``Moodle file time``, ``commit 3f2a1b0c9d``."""
 
 
 def safe_key(text: str) -> str:
@@ -133,14 +147,64 @@ def _over_limits(root: Path, label: str = "") -> str:
     return ""
 
 
+def _extended_mtime(extra: bytes) -> int | None:
+    """The UTC mtime in a zip entry's extended-timestamp field (0x5455), if it has one."""
+    i = 0
+    while i + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, i)
+        body = extra[i + 4 : i + 4 + size]
+        if tag == 0x5455 and len(body) >= 5 and body[0] & 1:
+            return int(struct.unpack_from("<i", body, 1)[0])
+        i += 4 + size
+    return None
+
+
+def zip_entry_times(archive: Path, tz: tzinfo) -> dict[str, datetime]:
+    """Entry name -> its time in ``archive``: the UTC extended timestamp where present, else the DOS
+    time read in ``tz`` (DOS times carry no zone; an LMS writes its server's local time)."""
+    times: dict[str, datetime] = {}
+    try:
+        with zipfile.ZipFile(archive) as z:
+            for info in z.infolist():
+                if info.is_dir():
+                    continue
+                stamp = _extended_mtime(info.extra)
+                if stamp is not None:
+                    times[info.filename.rstrip("/")] = datetime.fromtimestamp(stamp, UTC)
+                elif info.date_time[0] > 1980:  # 1980-01-01 is "no time" in DOS terms
+                    times[info.filename.rstrip("/")] = datetime(*info.date_time, tzinfo=tz)
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return {}
+    return times
+
+
 class Intake:
     """Builds :class:`Submission` values; archives are extracted under ``work`` (inside ``--out``)."""
 
-    def __init__(self, work: Path, assignment_ids: list[str], deadline: datetime | None = None) -> None:
+    def __init__(
+        self,
+        work: Path,
+        assignment_ids: list[str],
+        deadline: datetime | None = None,
+        file_times: dict[str, datetime] | None = None,
+    ) -> None:
         self.work = work
         self.assignment_ids = set(assignment_ids)
         self.deadline = deadline
+        self.file_times = file_times or {}
+        """Path relative to the download -> the time the LMS's zip gave it (empty: not a zip download)."""
         self._counter = 0
+
+    def _lms_time(self, entries: list[Path], download: Path, what: str, sub: Submission) -> None:
+        """The latest time the LMS's zip gave any of ``entries`` (a student's files), if it gave any."""
+        if not self.file_times:
+            return
+        names = {e.relative_to(download).as_posix() for e in entries}
+        found = [
+            t for rel, t in self.file_times.items() if rel in names or rel.split("/", 1)[0] in names
+        ]
+        if found:
+            sub.submitted_at, sub.time_source = max(found), f"{what} file time"
 
     def _scratch(self, hint: str) -> Path:
         self._counter += 1
@@ -238,7 +302,9 @@ class Intake:
             for entry in entries:
                 material.extend(_entries(entry) if entry.is_dir() else [entry])
             source = ", ".join(e.name for e in entries)
-            subs.append(self.settle(Submission(student_id, source, "moodle", name=name), material))
+            sub = Submission(student_id, source, "moodle", name=name, lms_id=student_id)
+            self._lms_time(entries, download, "Moodle", sub)
+            subs.append(self.settle(sub, material))
         return subs
 
     def canvas(self, download: Path) -> list[Submission]:
@@ -252,7 +318,11 @@ class Intake:
         subs = []
         for student_id, (login, entries) in groups.items():
             source = ", ".join(e.name for e in entries)
-            subs.append(self.settle(Submission(student_id, source, "canvas", login=login), entries))
+            sub = Submission(student_id, source, "canvas", login=login, lms_id=student_id)
+            self._lms_time(entries, download, "Canvas", sub)
+            if any("_LATE_" in e.name for e in entries):
+                sub.note = "Canvas marked it late"
+            subs.append(self.settle(sub, entries))
         return subs
 
     def gradescope(self, download: Path) -> list[Submission]:
@@ -278,6 +348,9 @@ class Intake:
             if len(submitters) > 1:
                 others = ", ".join(str(s.get(":name") or s.get(":sid")) for s in submitters[1:])
                 sub.note = f"group submission; also by {others}"
+            created = _gradescope_time((info or {}).get(":created_at"))
+            if created is not None:
+                sub.submitted_at, sub.time_source = created, "Gradescope created_at"
             folder = download / str(folder_name)
             subs.append(self.settle(sub, [folder] if folder.is_dir() else []))
         return subs
@@ -294,10 +367,22 @@ class Intake:
             login = repo.name[len(prefix) :] or repo.name
             sub = Submission(login, repo.name, "github", login=login)
             if self.deadline is None:
+                head = self._git(repo, "rev-parse", "--verify", "-q", "HEAD").stdout.decode().strip()
+                if head:
+                    self._commit_time(sub, repo, head)
                 subs.append(self.settle(sub, [repo]))
                 continue
             subs.append(self._at_deadline(sub, repo))
         return subs
+
+    def _commit_time(self, sub: Submission, repo: Path, commit: str) -> None:
+        found = self._git(repo, "log", "-1", "--format=%cI", commit)
+        try:
+            sub.submitted_at = datetime.fromisoformat(found.stdout.decode().strip())
+        except ValueError:
+            return
+        # The committer date is written by the student's own git, so the TA should know where it is from.
+        sub.time_source = f"commit {commit[:10]} (committer date)"
 
     def _git(self, repo: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
         # Untrusted repositories: no hooks, no fsmonitor, no pager; only read-only plumbing commands.
@@ -328,11 +413,30 @@ class Intake:
         except UnsafeArchive as exc:
             sub.status, sub.note = IntakeStatus.REFUSED, f"commit {commit[:10]} not extracted: {exc}"
             return sub
+        self._commit_time(sub, repo, commit)
         sub = self.settle(sub, [folder])
         sub.note = (
             sub.note + "; " if sub.note else ""
         ) + f"graded commit {commit[:10]} (last before deadline)"
         return sub
+
+
+def _gradescope_time(value: object) -> datetime | None:
+    """``:created_at:`` as Gradescope writes it (``2026-11-30 21:14:05.123456789 +0300``), or None."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        return None
+    m = re.match(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d+))?\s*(Z|[+-]\d\d:?\d\d)?$", value.strip())
+    if m is None:
+        return None
+    fraction = (m[3] or "0")[:6].ljust(6, "0")
+    zone = m[4] or "+00:00"
+    zone = "+00:00" if zone == "Z" else zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
+    try:
+        return datetime.fromisoformat(f"{m[1]}T{m[2]}.{fraction}{zone}")
+    except ValueError:
+        return None
 
 
 def detect_layout(download: Path) -> str:
@@ -372,16 +476,19 @@ def collect(
     *,
     layout: str = "auto",
     deadline: datetime | None = None,
+    tz: tzinfo = UTC,
 ) -> tuple[str, list[Submission]]:
     """Every student's submission in ``source`` (a folder or an LMS zip); returns (layout, submissions).
 
-    ``work`` (inside ``--out``) receives every extracted archive; it is emptied first.
+    ``work`` (inside ``--out``) receives every extracted archive; it is emptied first. ``tz`` reads the
+    zone-less file times of an LMS zip (the course's time zone).
     """
     if not source.exists():
         raise UsageError(f"{source} does not exist; pass the folder or zip with the class's submissions")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     download = source
+    times: dict[str, datetime] = {}
     if source.is_file():
         if not is_archive(source):
             raise UsageError(f"{source} is neither a folder nor a zip/tar archive of submissions")
@@ -390,6 +497,7 @@ def collect(
             safe_extract(source, download)
         except UnsafeArchive as exc:
             raise UsageError(f"{source} was not extracted: {exc}") from exc
+        times = zip_entry_times(source, tz) if zipfile.is_zipfile(source) else {}
         inner = _entries(download)
         if (
             len(inner) == 1
@@ -399,7 +507,9 @@ def collect(
         ):
             # An LMS zip that wraps everything in one top folder.
             download = inner[0]
-    intake = Intake(work / "submissions", assignment_ids, deadline)
+            prefix = inner[0].name + "/"
+            times = {k.removeprefix(prefix): v for k, v in times.items() if k.startswith(prefix)}
+    intake = Intake(work / "submissions", assignment_ids, deadline, file_times=times)
     layout = detect_layout(download) if layout == "auto" else layout
     methods = {
         "folders": intake.folders_or_zips,

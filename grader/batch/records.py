@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from grader.policy.apply import summarize
 from grader.report import write_atomic
 from grader.report.machine import outcome
 from grader.results import SubmissionResult
@@ -68,6 +69,16 @@ class StudentRecord(BaseModel):
     duration_s: float = 0.0
     worker: str = ""
     graded_at: datetime | None = None
+    lms_id: str = ""
+    """The LMS's id of the student (Moodle participant, Canvas user): what the LMS exports join on."""
+    submitted_at: datetime | None = None
+    """When the intake says it was handed in; None: unknown (then nothing is late)."""
+    time_source: str = ""
+    autograde: dict[str, float | None] = Field(default_factory=dict)
+    """Assignment id -> what the checks alone gave (``points`` is after overrides and late penalties)."""
+    adjustments: dict[str, str] = Field(default_factory=dict)
+    """Assignment id -> what the overrides and the policy did: "autograde 8/10, override +2 (reason)"."""
+    grace_days_used: int = 0
 
     @property
     def total(self) -> float | None:
@@ -91,13 +102,20 @@ class StudentRecord(BaseModel):
 
 
 def record_for_result(base: StudentRecord, result: SubmissionResult) -> StudentRecord:
-    """The record of a graded submission: points per assignment, grader errors as empty cells."""
+    """The record of a graded submission: points per assignment, grader errors as empty cells.
+
+    The status is the checks' outcome; the points are what counts (after overrides and late penalties),
+    and ``adjustments`` says how one became the other.
+    """
     points: dict[str, float | None] = {a.id: (None if a.has_error else a.points) for a in result.assignments}
     status = {"passed": Grading.PASSED, "failed": Grading.FAILED, "error": Grading.ERROR}[outcome(result)]
     return base.model_copy(
         update={
             "status": status,
             "points": points,
+            "autograde": {a.id: (None if a.has_error else a.autograde_points) for a in result.assignments},
+            "adjustments": {a.id: text for a in result.assignments if (text := summarize(a))},
+            "grace_days_used": sum(a.timing.grace_days for a in result.assignments if a.timing is not None),
             "max_points": {a.id: a.max_points for a in result.assignments},
             "seed": result.seed,
             "duration_s": result.duration_s,

@@ -9,7 +9,7 @@ without a submission get a ``missing`` row; submissions not on the roster are gr
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch.intake import Submission
@@ -31,6 +31,10 @@ class Student:
     name: str = ""
     email: str = ""
     login: str = ""
+    line: int = 0
+    """Its line in the roster file (for messages about its other columns)."""
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """The row's other columns by header, e.g. ``extension`` (see :mod:`grader.policy.extensions`)."""
 
 
 def _column(headers: list[str], field: str) -> str | None:
@@ -63,7 +67,9 @@ def load_roster(path: Path) -> list[Student]:
         if sid in seen:
             raise UsageError(f"{path}:{line}: student id {sid!r} appears twice")
         seen.add(sid)
-        students.append(Student(sid, values["name"], values["email"], values["login"]))
+        used = {c for c in columns.values() if c}
+        extra = {h: (row.get(h) or "").strip() for h in headers if h not in used}
+        students.append(Student(sid, values["name"], values["email"], values["login"], line, extra))
     return students
 
 

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import grader
+from grader.batch.course import CourseFiles, class_members, load_course_files, report_files
 from grader.batch.executor import Executor, Finished, LocalExecutor, Started, default_jobs
+from grader.batch.exports import check_exports, write_exports
 from grader.batch.intake import IntakeStatus, Submission, assign_keys, collect, safe_key
 from grader.batch.jobs import GradeJob, JobResult, JobStatus, assignment_version, derive_seed, tree_hash
 from grader.batch.outputs import write_class_outputs
@@ -36,7 +38,8 @@ from grader.batch.records import (
     save_record,
 )
 from grader.batch.roster import join, load_roster
-from grader.registry import Assignment, select
+from grader.policy import CopySettings, load_policy
+from grader.registry import Assignment, discover, select
 from grader.report import write_atomic
 from grader.results import SubmissionResult
 
@@ -66,6 +69,14 @@ class BatchOptions:
     timeout_s: float | None = None
     """Wall-clock limit per submission; None derives it from the assignments' time limits."""
     layout: str = "auto"
+    policy: Path | None = None
+    """``course.toml``: due dates, late penalties, grace days, the course seed (see :mod:`grader.policy`)."""
+    overrides: Path | None = None
+    """``overrides.csv`` / ``.toml``: the TA's changes, applied after every grading and resume."""
+    extensions: Path | None = None
+    """``extensions.csv``: per-student due dates."""
+    exports: list[str] = field(default_factory=list)
+    """LMS files to write besides gradebook.csv: ``moodle`` (worksheet + feedback zip), ``canvas``."""
 
 
 @dataclass
@@ -119,6 +130,9 @@ def _base_record(sub: Submission) -> StudentRecord:
         source=sub.source,
         status=Grading.FAILED,
         note=sub.note,
+        lms_id=sub.lms_id,
+        submitted_at=sub.submitted_at,
+        time_source=sub.time_source,
     )
 
 
@@ -135,18 +149,24 @@ def _clear_student(out: Path, key: str) -> None:
 
 
 def _store(
-    out: Path, base: StudentRecord, outcome: JobResult, assignments: list[Assignment]
-) -> StudentRecord:
-    """Write a finished job's files, then its record; returns the record."""
+    out: Path, base: StudentRecord, outcome: JobResult, assignments: list[Assignment], course: CourseFiles
+) -> tuple[StudentRecord, SubmissionResult | None]:
+    """Write a finished job's files (the course's overrides and policy applied), then its record."""
     _clear_student(out, base.key)
     max_points = {a.id: a.spec.points for a in assignments}
-    if outcome.status is JobStatus.GRADED and outcome.result is not None:
-        for rel, data in outcome.files.items():
+    result = outcome.result
+    if outcome.status is JobStatus.GRADED and result is not None:
+        files = dict(outcome.files)
+        applied = course.apply(base, result)
+        if applied is not result:
+            files.update(report_files(applied))
+            result = applied
+        for rel, data in files.items():
             target = (out / base.key / rel).resolve()
             if (out / base.key).resolve() not in target.parents:
                 continue  # file names come from our own reports; never write outside the folder anyway
             write_atomic(target, data)
-        record = record_for_result(base, outcome.result)
+        record = record_for_result(base, result)
         record.report = f"{base.key}/report.html"
     else:
         status = {JobStatus.TIMEOUT: Grading.TIMEOUT, JobStatus.CRASHED: Grading.CRASHED}.get(
@@ -165,7 +185,32 @@ def _store(
     record.worker = outcome.worker
     record.graded_at = datetime.now(UTC)
     save_record(out, record)
-    return record
+    return record, result
+
+
+def _reapply(
+    out: Path, saved: StudentRecord, base: StudentRecord, result: SubmissionResult, course: CourseFiles
+) -> tuple[StudentRecord, SubmissionResult]:
+    """A kept student with today's overrides and policy: reports and record rewritten only if they change."""
+    applied = course.apply(base, result) if course.active else result
+    # Without any course files a kept result may still carry overrides from an earlier run: drop them.
+    if not course.active and any(a.overrides or a.timing for a in result.assignments):
+        from grader.policy.apply import autograde_only
+
+        applied = autograde_only(result)
+    record = saved.model_copy(
+        update={
+            k: getattr(base, k) for k in ("name", "email", "login", "lms_id", "submitted_at", "time_source")
+        }
+    )
+    if applied.model_dump(mode="json") == result.model_dump(mode="json"):
+        return record, result
+    (out / base.key / RECORD_FILE).unlink(missing_ok=True)  # not done until the new reports are in place
+    for rel, data in report_files(applied).items():
+        write_atomic(out / base.key / rel, data)
+    record = record_for_result(record, applied)
+    save_record(out, record)
+    return record, applied
 
 
 def _intake_record(sub: Submission, assignments: list[Assignment]) -> StudentRecord:
@@ -184,6 +229,31 @@ def _intake_record(sub: Submission, assignments: list[Assignment]) -> StudentRec
     )
 
 
+def _copy_evidence(
+    subs: list[Submission],
+    records: dict[str, StudentRecord],
+    assignments: list[Assignment],
+    settings: CopySettings | None,
+    opts: BatchOptions,
+) -> dict[str, Any]:
+    """Copy evidence over the gradable submissions (``summary.json``'s ``copies``); never a penalty."""
+    from grader.policy.copies import Candidate, find_copies
+
+    settings = settings or CopySettings()
+    if not settings.enabled:
+        return {"enabled": False}
+    candidates = [
+        Candidate(sub.key, sub.student_id, record.seed, sub.root)
+        for sub in subs
+        if sub.root is not None and (record := records.get(sub.key)) is not None and record.seed is not None
+    ]
+    base = opts.policy.parent if opts.policy is not None else Path.cwd()
+    try:
+        return find_copies(candidates, assignments, settings, base=base).model_dump(mode="json")
+    except Exception as exc:  # evidence is an aid for the TA: its failure must not cost the class its grades
+        return {"enabled": True, "error": f"copy evidence could not be computed: {exc!r}"}
+
+
 def run_batch(
     opts: BatchOptions,
     *,
@@ -195,24 +265,37 @@ def run_batch(
 
     began = time.monotonic()
     assignments = select(opts.assignment_ids)
+    everything = discover()
     ids = [a.id for a in assignments]
     versions = {a.id: assignment_version(a) for a in assignments}
+    policy = load_policy(opts.policy, known_assignments=[a.id for a in everything]) if opts.policy else None
     out = opts.out
     out.mkdir(parents=True, exist_ok=True)
     work = out / WORK_DIR
     shutil.rmtree(work / "jobs", ignore_errors=True)  # leftovers of a batch that was killed
-    course_seed = _course_seed(out, opts.course_seed)
+    wanted_seed = opts.course_seed if opts.course_seed is not None else policy.course.seed if policy else None
+    course_seed = _course_seed(out, wanted_seed)
     sandbox = resolve_kind(opts.sandbox)
-    layout, subs = collect(opts.source, work / "intake", ids, layout=opts.layout, deadline=opts.deadline)
+    layout, subs = collect(
+        opts.source, work / "intake", ids, layout=opts.layout, deadline=opts.deadline,
+        tz=policy.tz if policy else UTC,
+    )  # fmt: skip
+    check_exports(opts.exports, layout)
     missing: list[StudentRecord] = []
+    roster = load_roster(opts.roster) if opts.roster is not None else []
     if opts.roster is not None:
-        subs, absent = join(subs, load_roster(opts.roster))
+        subs, absent = join(subs, roster)
         assign_keys(subs)
         missing = [
             StudentRecord(key=safe_key(s.id), student_id=s.id, name=s.name, email=s.email, login=s.login,
                           status=Grading.MISSING, note="no submission found")
             for s in absent
         ]  # fmt: skip
+    # Every name in the course's files is checked against this class now, before anything is graded.
+    course = load_course_files(
+        policy, opts.overrides, opts.extensions, (opts.roster, roster) if opts.roster else None,
+        class_members(subs, roster), everything,
+    )  # fmt: skip
     records: dict[str, StudentRecord] = {}
     results: dict[str, SubmissionResult] = {}
     pending: list[tuple[GradeJob, StudentRecord]] = []
@@ -222,6 +305,8 @@ def run_batch(
     for sub in subs:
         if sub.status is not IntakeStatus.OK or sub.root is None:
             record = _intake_record(sub, assignments)
+            if course.overrides_of(sub.student_id):
+                record.note += "; an override waits: it applies once a submission is graded"
             _clear_student(out, sub.key)
             save_record(out, record)
             records[sub.key] = record
@@ -238,11 +323,12 @@ def run_batch(
             and not (opts.rerun_errors and saved.status.grader_side)
             and (saved_result is not None or saved.status.grader_side)
         ):
-            records[sub.key] = saved.model_copy(
-                update={"name": base.name, "email": base.email, "login": base.login, "note": saved.note}
-            )
             if saved_result is not None:
-                results[sub.key] = saved_result
+                records[sub.key], results[sub.key] = _reapply(out, saved, base, saved_result, course)
+            else:
+                records[sub.key] = saved.model_copy(
+                    update={"name": base.name, "email": base.email, "login": base.login}
+                )
             kept += 1
             continue
         job = GradeJob(
@@ -270,6 +356,7 @@ def run_batch(
     bases = {job.key: base for job, base in pending}
     graded = 0
     last_write = 0.0
+    finished = False
     progress.begin(len(pending), kept, executor.slots)
     events = executor.run([job for job, _ in pending])
     try:
@@ -277,24 +364,31 @@ def run_batch(
             if isinstance(event, Started):
                 progress.started(event.job.key)
             elif isinstance(event, Finished):
-                record = _store(out, bases[event.job.key], event.result, assignments)
+                record, result = _store(out, bases[event.job.key], event.result, assignments, course)
                 records[record.key] = record
-                if event.result.result is not None:
-                    results[record.key] = event.result.result
+                if result is not None:
+                    results[record.key] = result
                 graded += 1
                 progress.finished(record)
                 if time.monotonic() - last_write > WRITE_EVERY_S:
                     write_outputs()
                     last_write = time.monotonic()
+        finished = True
     finally:
         close = getattr(events, "close", None)
         if close is not None:
             close()
         progress.end()
+        if finished:
+            # The submissions are still extracted under .work/: the last moment to compare them.
+            meta["copies"] = _copy_evidence(
+                subs, records, assignments, policy.copies if policy else None, opts
+            )
         paths = write_outputs()
         # Extracted archives and worker temp files: nothing in them is needed once the batch is over.
         shutil.rmtree(work, ignore_errors=True)
     all_records = [*records.values(), *missing]
+    paths.update(write_exports(out, opts.exports, all_records, results, assignments, policy))
     return BatchOutcome(
         records=sorted(all_records, key=lambda r: (r.student_id.lower(), r.key)),
         paths=paths,

@@ -224,9 +224,11 @@ class CopySettings(_Strict):
 
     enabled: bool = True
     threshold: float = Field(0.6, gt=0, le=1)
-    """Pairs whose entrypoints share at least this fraction of their (non-boilerplate) code are listed."""
+    """Pairs whose entrypoints both share this fraction of their (non-boilerplate) code or more are shown."""
     min_tokens: int = Field(60, ge=1)
     """...and at least this many characters of normalised code outside the boilerplate."""
+    max_common: int = Field(10, ge=2)
+    """Code found in more than this many submissions is what many wrote alike, not evidence (MOSS's -m)."""
     boilerplate: list[str] = Field(default_factory=list)
     """Extra folders or files whose code is boilerplate (the template and references always are), e.g. the
     seminar's notes; relative paths are relative to course.toml."""

@@ -299,11 +299,15 @@ def apply_policy(
     tops = max_points or {}
     ids = list(attempts)
 
+    cache: dict[tuple[str, int], Counted] = {}
+
     def counted(a: str, g: int) -> Counted:
-        return final_score(
-            attempts[a], policy.rule(a), assignment=a, max_points=tops.get(a),
-            extension=extension_for(mine, a), grace_days=g, tz=policy.tz,
-        )  # fmt: skip
+        if (a, g) not in cache:
+            cache[(a, g)] = final_score(
+                attempts[a], policy.rule(a), assignment=a, max_points=tops.get(a),
+                extension=extension_for(mine, a), grace_days=g, tz=policy.tz,
+            )  # fmt: skip
+        return cache[(a, g)]
 
     # Points of each assignment for each number of grace days it may spend (non-decreasing in days).
     table: dict[str, list[float]] = {}
@@ -311,8 +315,7 @@ def apply_policy(
         cap = pool if policy.rule(a).max_grace_days is None else min(pool, policy.rule(a).max_grace_days or 0)
         row = [counted(a, 0).points or 0.0]
         for g in range(1, cap + 1):
-            value = counted(a, g).points or 0.0
-            row.append(value)
+            row.append(counted(a, g).points or 0.0)
             if counted(a, g).grace_days < g:
                 break  # more days change nothing
         table[a] = row
