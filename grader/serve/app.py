@@ -200,6 +200,7 @@ def _accept(ctx: Context, who: Viewer, packed: Packed, assignments: list[str], s
 
 def _upload_limit(ctx: Context) -> Any:
     def limit_for(method: str, path: str) -> int:
+        """The body limit of a request to ``path``."""
         if method == "POST" and path in ("/api/submissions", "/submissions"):
             return ctx.upload_limit
         return SMALL_BODY
@@ -224,30 +225,36 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """HTTP errors as a page or JSON, with the message only."""
         text = M.text("not_found") if exc.status_code == 404 else str(exc.detail)
         return _error(request, exc.status_code, text, dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        """A malformed request: which parameter, never the input echoed back."""
         where = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()[:3])
         return _error(request, 422, f"invalid request ({where})")
 
     @app.exception_handler(UploadRefused)
     async def refused_upload(request: Request, exc: UploadRefused) -> Response:
+        """An upload that is not accepted: why."""
         return _error(request, exc.status, str(exc))
 
     @app.exception_handler(queue.Refused)
     async def refused(request: Request, exc: queue.Refused) -> Response:
+        """A submission the course's rules refuse now: why and when (Retry-After)."""
         headers = {"Retry-After": str(math.ceil(exc.retry_after_s))} if exc.retry_after_s else None
         return _error(request, exc.status, str(exc), headers)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_down(request: Request, exc: SQLAlchemyError) -> Response:
+        """The database is unreachable: 503, try again (logged, never shown)."""
         log.warning("database error on %s: %s", request.url.path, type(exc).__name__)
         return _error(request, 503, M.text("db_down"), {"Retry-After": "10"})
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:
+        """Anything else: logged with its traceback, answered without it."""
         log.exception("internal error on %s", request.url.path)
         return _error(request, 500, M.text("internal"))
 
@@ -255,12 +262,14 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
+        """Liveness for a load balancer: the database answers; how many jobs wait."""
         with ctx.db.reading() as session:
             queued = session.scalar(select(func.count(Submission.id)).where(Submission.status == "queued"))
         return {"ok": True, "queued": queued}
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_page(request: Request, token: str = "") -> Response:
+        """A personal link: the page with the Log in button (a link alone never logs in)."""
         ctx.limit(ctx.login_attempts, client_address(request))
         if not token:
             return _page(
@@ -281,6 +290,7 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
+        """The Log in button: checks the token and sets the session cookie."""
         ctx.limit(ctx.login_attempts, client_address(request))
         form = await request.form()
         token, sent = str(form.get("token", "")), str(form.get("login_csrf", ""))
@@ -304,28 +314,33 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def home(request: Request, who: Annotated[Viewer | None, Depends(optional_viewer)]) -> Response:
+        """To the viewer's start page."""
         if who is None:
             return _error(request, 401, "log in with your personal link first")
         return RedirectResponse("/class" if who.ta else "/submissions", status_code=303)
 
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request, who: Who) -> Response:
+        """Forget the session cookie."""
         await check_csrf(request, who)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response
 
     def submissions_page(request: Request, who: Viewer, refusal: str = "", status: int = 200) -> Response:
+        """The viewer's history and the upload form."""
         values = submission_rows(ctx, who)
         return _page(request, "submissions.html.j2", who, status, refusal=refusal, rules=ctx.rules,
                      assignments=ctx.assignments, **values)  # fmt: skip
 
     @app.get("/submissions", response_class=HTMLResponse, include_in_schema=False)
     def my_submissions(request: Request, who: Who) -> Response:
+        """My submissions (a TA: everyone's latest)."""
         return submissions_page(request, who)
 
     @app.post("/submissions", include_in_schema=False)
     async def upload_form(request: Request, who: Who) -> Response:
+        """The upload form: an archive or loose files, checked, stored and queued."""
         await check_csrf(request, who)
         form = await request.form(max_files=20_000, max_fields=50)
         files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
@@ -344,6 +359,7 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.get("/submissions/{submission_id}", response_class=HTMLResponse, include_in_schema=False)
     def submission_page(request: Request, who: Who, sub: Owned) -> Response:
+        """One submission: live status, score, report link, what changed since the last attempt."""
         with ctx.db.reading() as session:
             user = session.get(User, sub.user_id)
             previous = session.scalars(
@@ -381,6 +397,7 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.get("/submissions/{submission_id}/report", response_class=HTMLResponse, include_in_schema=False)
     def report(who: Who, sub: Owned) -> Response:
+        """The grading report (the student view for students) under a CSP made for it."""
         stored = result_json(ctx, sub.id)
         if not stored:
             raise HTTPException(404, M.text("not_found"))
@@ -391,6 +408,7 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.get("/submissions/{submission_id}/{name:path}", include_in_schema=False)
     def report_file(name: str, who: Who, sub: Owned) -> Response:
+        """The result in a machine format (results.json, summary.md; JUnit and Gradescope: TAs)."""
         from grader.report import FORMATS
         from grader.report.gradescope import AutograderFailure
 
@@ -411,6 +429,7 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.post("/submissions/{submission_id}/regrade", include_in_schema=False)
     async def regrade_one(request: Request, who: TA, sub: Owned) -> Response:
+        """A TA grades a submission again (same attempt, same seed)."""
         await check_csrf(request, who)
         with ctx.db.writing() as session:
             queue.regrade(session, [sub.id], utcnow())
@@ -420,10 +439,12 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.get("/class", response_class=HTMLResponse, include_in_schema=False)
     def class_view(request: Request, who: TA) -> Response:
+        """The TA's class page."""
         return _page(request, "class.html.j2", who, assignments=ctx.assignments, **class_page(ctx))
 
     @app.post("/class/regrade", include_in_schema=False)
     async def regrade_assignment(request: Request, who: TA) -> Response:
+        """A TA grades every finished submission of one assignment again."""
         await check_csrf(request, who)
         form = await request.form()
         assignment = str(form.get("assignment", ""))
@@ -443,6 +464,7 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.get("/class/gradebook.csv", include_in_schema=False)
     def gradebook_csv(who: TA) -> Response:
+        """gradebook.csv: what counts for each student, as the course policy says."""
         return Response(gradebook(ctx), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="gradebook.csv"'})  # fmt: skip
 

@@ -141,6 +141,7 @@ def _credential(request: Request) -> str:
 
 
 def viewer_of(request: Request) -> Viewer | None:
+    """The viewer of a request (cached for a few seconds), or None."""
     from grader.serve.app import context
 
     ctx = context(request)

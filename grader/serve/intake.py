@@ -64,6 +64,7 @@ def _entries(upload: Path, kind: str) -> Iterator[tuple[tuple[str, ...], bool, i
             for info in zipped.infolist():
 
                 def open_entry(info: zipfile.ZipInfo = info) -> IO[bytes]:
+                    """The entry's content."""
                     return zipped.open(info)
 
                 yield _parts(info.filename), info.is_dir(), (info.external_attr >> 16) & 0o777, open_entry
@@ -72,6 +73,7 @@ def _entries(upload: Path, kind: str) -> Iterator[tuple[tuple[str, ...], bool, i
         for member in tarred.getmembers():
 
             def opener(member: tarfile.TarInfo = member) -> IO[bytes]:
+                """The member's content."""
                 data = tarred.extractfile(member)
                 assert data is not None  # a regular file (the batch checks refused everything else)
                 return data

@@ -60,6 +60,7 @@ class SecurityHeaders:
             return
 
         async def with_headers(message: Message) -> None:
+            """Add the headers to the response's start."""
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
@@ -107,6 +108,7 @@ class BodyLimit:
         received = 0
 
         async def counted() -> Message:
+            """The next body chunk, counted against the limit."""
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":

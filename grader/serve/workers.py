@@ -306,6 +306,7 @@ def local_executors(work: Path) -> Callable[[int], Executor]:
     from grader.batch.executor import LocalExecutor
 
     def make(slot: int) -> Executor:
+        """The executor of slot ``slot``."""
         return LocalExecutor(1, work / f"slot-{slot}")
 
     return make
@@ -323,6 +324,7 @@ def dask_executors(address: str) -> tuple[Callable[[int], Executor], int]:
     client = first.client
 
     def make(slot: int) -> Executor:
+        """The executor of slot ``slot``."""
         return first if slot == 0 else _Shared(address, client=client)
 
     return make, first.slots
