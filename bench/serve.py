@@ -106,18 +106,23 @@ def feedback(svc: Service, rounds: int) -> None:
     )
 
 
-async def _hammer(svc: Service, sub_id: int, clients: int, seconds: float) -> list[float]:
+async def _hammer(svc: Service, sub_id: int, clients: int, seconds: float, rate: float | None) -> list[float]:
+    """``clients`` pollers for ``seconds``: back to back, or together ``rate`` requests/s (each its share)."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
+    interval = clients / rate if rate else 0.0
 
     async def one(i: int) -> None:
         headers = {"Authorization": f"Bearer {svc.tokens['s001']}"}
         async with httpx.AsyncClient(base_url=svc.url, headers=headers, timeout=30) as http:
+            await asyncio.sleep(interval * i / clients)  # spread the clients' polls over the interval
             while time.monotonic() < deadline:
                 began = time.monotonic()
                 response = await http.get(f"/api/submissions/{sub_id}")
                 if response.status_code == 200:
                     latencies.append(time.monotonic() - began)
+                if interval:
+                    await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
 
     await asyncio.gather(*(one(i) for i in range(clients)))
     return latencies
@@ -130,14 +135,16 @@ def polling(svc: Service, clients: int, seconds: float, rss: list[int]) -> None:
         _final(api, sub_id)
     sampler = _Sampler(svc, rss)
     sampler.start()
-    latencies = asyncio.run(_hammer(svc, sub_id, clients, seconds))
+    for rate in (None, 500.0):
+        latencies = sorted(asyncio.run(_hammer(svc, sub_id, clients, seconds, rate)))
+        p95 = latencies[int(0.95 * (len(latencies) - 1))]
+        how = "back to back" if rate is None else f"offering {rate:g} requests/s in all"
+        print(
+            f"2. status polls, {clients} concurrent clients {how} for {seconds:g} s: "
+            f"{len(latencies) / seconds:.0f} requests/s, p50 {1000 * latencies[len(latencies) // 2]:.1f} ms, "
+            f"p95 {1000 * p95:.1f} ms"
+        )
     sampler.stop()
-    latencies.sort()
-    p95 = latencies[int(0.95 * (len(latencies) - 1))]
-    print(
-        f"2. status polls, {clients} concurrent clients for {seconds:g} s: {len(latencies) / seconds:.0f} "
-        f"requests/s, p50 {1000 * latencies[len(latencies) // 2]:.1f} ms, p95 {1000 * p95:.1f} ms"
-    )
 
 
 def queue_overhead(svc: Service, count: int) -> None:
@@ -232,6 +239,7 @@ def main() -> None:
     parser.add_argument("--pollers", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--jobs", type=int, default=3, help="jobs of figure 3")
+    parser.add_argument("--figures", default="1,2,3,4", help="which figures, e.g. 2,4")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="grader-bench-serve-"))
     students = [f"s{i:03d}" for i in range(1, 11)]
@@ -252,10 +260,16 @@ def main() -> None:
         assert svc.proc is not None
         time.sleep(2)
         idle = psutil.Process(svc.proc.pid).memory_info().rss
-        feedback(svc, args.rounds)
-        polled: list[int] = []
-        polling(svc, args.pollers, args.seconds, polled)
-        queue_overhead(svc, args.jobs)
+        figures = {int(f) for f in args.figures.split(",")}
+        if 1 in figures:
+            feedback(svc, args.rounds)
+        polled: list[int] = [idle]
+        if 2 in figures or 4 in figures:
+            polling(svc, args.pollers, args.seconds, polled)
+        if 3 in figures:
+            queue_overhead(svc, args.jobs)
+        if 4 not in figures:
+            return
         loaded: list[int] = []
         under_load(svc, loaded, 20, args.pollers)
         mib = 1024 * 1024
