@@ -102,8 +102,24 @@ def _config(args: argparse.Namespace) -> Any:
     return ServeConfig(**values)
 
 
+def _service_installed() -> None:
+    """The service's packages are an extra: without them ``serve`` says how to get them."""
+    try:
+        import alembic  # noqa: F401
+        import fastapi  # noqa: F401
+        import sqlalchemy  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        from grader.errors import UsageError
+
+        raise UsageError(
+            f"grader serve needs the service's packages ({exc.name} is missing): pip install 'grader[serve]'"
+        ) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """``grader serve``."""
+    _service_installed()
     from grader.serve.server import serve
 
     return serve(_config(args))
@@ -111,6 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_tokens(args: argparse.Namespace) -> int:
     """``grader serve tokens``."""
+    _service_installed()
     from grader.serve.tokens import issue
 
     n = issue(_config(args), Path(args.out), only=args.student, new_only=args.new_only)
