@@ -1,4 +1,4 @@
-"""Command line: ``grader setup | cluster up | list | check | validate | batch``."""
+"""Command line: ``grader setup | cluster up | list | check | validate | batch | serve | submit``."""
 
 from __future__ import annotations
 
@@ -674,6 +674,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _sandbox_option(p)
     p.set_defaults(func=cmd_batch)
+
+    from grader.serve.cli import register as register_service
+
+    register_service(sub, count=count_value, port=port_value, seconds=seconds_value, sandbox=_sandbox_option)
     return parser
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what pip cannot: a Java runtime >= 17 (required) and Chromium (for the report's browser
-# test; optional). Uses Debian/Ubuntu packages when run as root; otherwise says what to install.
+# Installs what pip cannot: a Java runtime >= 17 (required), Chromium (for the browser tests; optional)
+# and PostgreSQL (grader serve's tests start a server of their own; the service itself only needs it
+# with --db postgresql://...). Uses Debian/Ubuntu packages when run as root; otherwise says what to install.
 set -euo pipefail
 
 java_ok() {
@@ -14,6 +15,7 @@ java_ok() {
 need=()
 java_ok || need+=(openjdk-17-jre-headless)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -27,4 +29,7 @@ if ! java_ok; then
        "'brew install openjdk@17' (macOS), or set JAVA_HOME." >&2
   exit 1
 fi
-echo "Note: chromium is not installed; the report's browser test will be skipped." >&2
+command -v chromium >/dev/null 2>&1 ||
+  echo "Note: chromium is not installed; the browser tests will be skipped." >&2
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null ||
+  echo "Note: postgresql is not installed; grader serve's PostgreSQL tests will be skipped." >&2
