@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Java 17+ (and Chromium for the report's browser test) from the system's packages when missing.
+# Java 17+ (and Chromium for the browser tests, PostgreSQL for grader serve's tests) from the system's
+# packages when missing. Playwright drives that Chromium: no browser download.
 system-deps:
 	bash scripts/system-deps.sh
 

@@ -266,3 +266,15 @@ def test_the_student_workflow_submits_to_the_service_when_its_secret_is_set() ->
     assert "vars.GRADER_CLASSROOM_REPORTER == 'true'" in steps["Record the score in GitHub Classroom"]["if"]
     assert steps["Job summary"]["if"] == "always()"
     assert "summary.md" in steps["Job summary"]["run"]
+
+
+def test_serve_without_its_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from grader.errors import UsageError
+    from grader.serve.cli import _service_installed
+
+    _service_installed()  # the test machine has the extra
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if it were not installed
+    with pytest.raises(UsageError, match=r"fastapi is missing\): pip install 'grader\[serve\]'"):
+        _service_installed()
