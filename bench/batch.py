@@ -13,6 +13,7 @@ phase timings from every results.json). Not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import io
 import json
@@ -27,12 +28,16 @@ from pathlib import Path
 
 import psutil
 
+from grader.assemble import examples
 from grader.batch import BatchOptions, default_jobs, run_batch
 from grader.batch.progress import PlainProgress
 from grader.registry import assignments_root, select
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = [ROOT / "examples" / "good-student", ROOT / "examples" / "flawed-student"]
+# The example submissions, assembled from the assignments' cases (as `grader examples` does).
+_EXAMPLES = Path(tempfile.mkdtemp(prefix="bench-examples-"))
+atexit.register(shutil.rmtree, _EXAMPLES, True)
+KINDS = examples(select(None), _EXAMPLES, ["good-student", "flawed-student"])
 
 
 class PeakMemory(threading.Thread):

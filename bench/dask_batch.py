@@ -17,6 +17,7 @@ show which part is Dask's. Not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import json
 import os
@@ -28,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader.assemble import examples
 from grader.batch import BatchOptions, GradeJob, LocalExecutor, Started, run_batch
 from grader.batch.dask import DaskExecutor
 from grader.batch.progress import PlainProgress
@@ -35,7 +37,10 @@ from grader.procs import child_setup, kill_group
 from grader.registry import assignments_root, select
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = [ROOT / "examples" / "good-student", ROOT / "examples" / "flawed-student"]
+# The example submissions, assembled from the assignments' cases (as `grader examples` does).
+_EXAMPLES = Path(tempfile.mkdtemp(prefix="bench-examples-"))
+atexit.register(shutil.rmtree, _EXAMPLES, True)
+KINDS = examples(select(None), _EXAMPLES, ["good-student", "flawed-student"])
 DASK = str(Path(sys.executable).parent / "dask")
 
 

@@ -25,11 +25,13 @@ from pathlib import Path
 
 import httpx
 import psutil
+from grading import example_path
 
 from grader.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
+# The example submissions are assembled from the assignments' cases (grader examples).
+EXAMPLES = example_path("good-student").parent
 STUDENTS = [f"s{i:03d}" for i in range(1, 4)]
 TAS = ["ta1"]
 
