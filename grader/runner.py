@@ -103,6 +103,16 @@ def _damage_results(checks: list[Check], message: str, details: str) -> list[Che
     )
 
 
+def _errored(assignment: Assignment, exc: BaseException) -> AssignmentResult:
+    """An assignment the grader could not grade at all: a grader error with the exception, full max points."""
+    return AssignmentResult(
+        id=assignment.id,
+        title=assignment.spec.title,
+        max_points=assignment.spec.points,
+        error=f"{type(exc).__name__}: {exc}",
+    )
+
+
 _REFUSED_SEE_FIRST = "not checked: the submission was not graded (see the first check)"
 
 
@@ -121,14 +131,7 @@ def refused_result(
         try:
             checks = assignment.checks
         except Exception as exc:  # a broken check module stays the grader's problem
-            result.assignments.append(
-                AssignmentResult(
-                    id=assignment.id,
-                    title=assignment.spec.title,
-                    max_points=assignment.spec.points,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-            )
+            result.assignments.append(_errored(assignment, exc))
             continue
         result.assignments.append(
             AssignmentResult(
@@ -147,17 +150,6 @@ def refused_result(
             )
         )
     return result
-
-
-def _refusal(inventory: Inventory) -> str:
-    """Why a submission that passed the size limits still cannot be graded, or ``""``."""
-    if inventory.unreadable:
-        shown = ", ".join(inventory.unreadable[:3])
-        return (
-            f"the grader cannot read {shown}{' and more' if len(inventory.unreadable) > 3 else ''} "
-            "(permission denied): make every file of the submission readable (chmod -R a+rX)"
-        )
-    return ""
 
 
 def _left_out_notes(result: SubmissionResult, inventory: Inventory) -> None:
@@ -356,7 +348,7 @@ def grade_submission(
     began = time.monotonic()
     try:
         inventory = inspect(submission)
-        refusal = _refusal(inventory)
+        refusal = inventory.refusal()
     except SubmissionRefused as exc:
         refusal = str(exc)
     if refusal:
@@ -387,14 +379,7 @@ def grade_submission(
         done = {a.id for a in result.assignments}
         for assignment in assignments:
             if assignment.id not in done:
-                result.assignments.append(
-                    AssignmentResult(
-                        id=assignment.id,
-                        title=assignment.spec.title,
-                        max_points=assignment.spec.points,
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                )
+                result.assignments.append(_errored(assignment, exc))
         keep_logs = True
     finally:
         sandbox.stop(keep_logs_to=logs_dir if (keep_logs and logs_dir) else None)

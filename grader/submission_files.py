@@ -51,6 +51,16 @@ class Inventory:
     unreadable: list[str] = field(default_factory=list)
     """Files or folders the grader's user cannot read."""
 
+    def refusal(self) -> str:
+        """Why a submission within the size limits still cannot be graded (unreadable files), or ``""``."""
+        if not self.unreadable:
+            return ""
+        shown = ", ".join(self.unreadable[:3]) + (" and more" if len(self.unreadable) > 3 else "")
+        return (
+            f"the grader cannot read {shown} (permission denied): make every file of the submission "
+            "readable (chmod -R a+rX)"
+        )
+
 
 def size_text(n: float) -> str:
     """``1.0 GiB``, ``64 MiB``, ``12 KiB``, ``5 bytes``."""

@@ -144,9 +144,7 @@ def _over_limits(root: Path, label: str = "") -> str:
         inventory = inspect(root, label=label)
     except SubmissionRefused as exc:
         return str(exc)
-    if inventory.unreadable:
-        return f"the grader cannot read {', '.join(inventory.unreadable[:3])} (permission denied)"
-    return ""
+    return inventory.refusal()
 
 
 def _extended_mtime(extra: bytes) -> int | None:
