@@ -6,10 +6,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from grader.batch.records import StudentRecord
-from grader.report.html import html_id, seconds
+from grader.report.html import html_id, seconds, strict_environment
 from grader.report.machine import fmt_points
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -26,13 +26,7 @@ def _pct(value: float | None) -> str:
 @cache
 def environment() -> Environment:
     """Autoescaping Jinja2 environment (student ids and notes come from untrusted file names)."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = strict_environment(TEMPLATES)
     env.filters.update(pts=_pts, pct=_pct, seconds=seconds)
     env.globals.update(html_id=html_id)
     return env

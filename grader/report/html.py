@@ -56,16 +56,23 @@ def exit_text(returncode: int | None) -> str:
     return f"exit code {returncode}"
 
 
-@cache
-def environment() -> Environment:
-    """The Jinja2 environment, autoescaping everything (student output may contain markup)."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+def strict_environment(templates: Path, extensions: tuple[str, ...] = ()) -> Environment:
+    """A Jinja2 environment over ``templates`` as every page of the grader uses one: everything is
+    autoescaped (student output, ids and notes may hold markup), a missing variable is an error."""
+    return Environment(
+        loader=FileSystemLoader(templates),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
+        extensions=list(extensions),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+@cache
+def environment() -> Environment:
+    """The Jinja2 environment, autoescaping everything (student output may contain markup)."""
+    env = strict_environment(TEMPLATES)
     env.filters.update(
         pts=fmt_points, clean=clean_output, seconds=seconds, shell=shlex.join, exit_text=exit_text
     )

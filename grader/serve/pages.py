@@ -6,9 +6,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 import grader
+from grader.report.html import strict_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -17,14 +18,7 @@ STATIC = Path(__file__).parent / "static"
 @cache
 def environment() -> Environment:
     """The template environment; translations are the identity until the Russian catalogue lands."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = strict_environment(TEMPLATES, ("jinja2.ext.i18n",))
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(version=grader.__version__)
     return env
